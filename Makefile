@@ -1,0 +1,60 @@
+# `make run` and `make test` set everything up from nothing: a Python 3.13 virtualenv with pinned packages.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.13 || (command -v pyenv >/dev/null && pyenv which python3.13 2>/dev/null) || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := $(VENV)/sam
+SAM := $(SAM_VENV)/bin/sam
+STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help run test lint typecheck sam-check unit faults bench clean
+
+help:
+	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto"
+	@echo "make test   - lint, type checks, sam validate --lint, sam build, and the whole test suite"
+	@echo "make faults - the fault-injection suite alone"
+	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
+
+$(STAMP): requirements-dev.txt constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), f"Python 3.13 is needed, {sys.version.split()[0]} found"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(SAM_STAMP): requirements-sam.txt constraints-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt -c constraints-sam.txt
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/python -m local
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/flowcore/flowcore functions local
+
+sam-check: $(SAM_STAMP)
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+	SAM_CLI_TELEMETRY=0 $(SAM) build
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults
+
+test: lint typecheck sam-check
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

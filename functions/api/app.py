@@ -1,0 +1,259 @@
+"""HTTP API: parse the request, call the flow service, shape the answer. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowcore import aws
+from flowcore.errors import BadRequest, FlowError, PayloadTooLarge
+from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus, FlowDefinition
+from flowcore.observability import logger, tracer
+from flowcore.service import FlowService, execution_summary
+from flowcore.settings import settings
+from flowcore.store import ExecutionStore
+from flowcore.tasks import default_registry
+from flowcore.validation import field_path
+
+MAX_BODY_BYTES = 1024 * 1024
+SERVICE_VERSION = "1.0.0"
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.enable_swagger(path="/docs", title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
+
+_service: FlowService | None = None
+
+
+def service() -> FlowService:
+    """Built on first use so that importing this module stays cheap and needs no environment."""
+    global _service
+    if _service is None:
+        config = settings()
+        store = ExecutionStore(aws.dynamodb(), config.table_name, config.retention_days)
+        _service = FlowService(store, default_registry())
+    return _service
+
+
+def reset() -> None:
+    """Forget the service (tests point it at a new table)."""
+    global _service
+    _service = None
+
+
+class ExecuteRequest(BaseModel):
+    """Seed route: start a CREATED execution by `execution_id`, or run a stored flow by `flow_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    execution_id: str | None = Field(default=None, max_length=64)
+    flow_id: str | None = Field(default=None, pattern=FLOW_ID_PATTERN)
+    input: dict[str, Any] | None = None
+
+
+class StartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: dict[str, Any] | None = None
+
+
+ExecutionId = Annotated[str, Path(max_length=64, description="An execution id")]
+FlowId = Annotated[str, Path(pattern=FLOW_ID_PATTERN, description="A flow id")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
+
+
+def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[Any]:
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+@app.exception_handler(FlowError)
+def handle_flow_error(error: FlowError) -> Response[Any]:
+    return _error(error.status, error.code, error.message, error.details)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_request_validation(error: RequestValidationError) -> Response[Any]:
+    issues = error.errors()
+    if any(issue.get("type") == "json_invalid" for issue in issues):
+        position = next(issue["loc"][-1] for issue in issues if issue.get("type") == "json_invalid")
+        return _error(400, "bad_request", f"the body is not valid JSON (at character {position})")
+    prefix = ("flow",) if _wrapped_body() else ()
+    details = [{"field": _issue_field(issue["loc"], prefix), "message": issue["msg"]} for issue in issues]
+    return _error(422, "validation_error", f"the request has {len(details)} problem{'s' if len(details) != 1 else ''}", details)
+
+
+def _issue_field(loc: tuple[Any, ...], prefix: tuple[str, ...]) -> str:
+    if loc and loc[0] == "body":
+        return field_path(prefix + tuple(loc[1:])) if len(loc) > 1 else "body"
+    return field_path(tuple(loc))
+
+
+def _wrapped_body() -> bool:
+    try:
+        body = app.current_event.json_body
+    except (ValueError, TypeError):
+        return False
+    return isinstance(body, dict) and set(body) == {"flow"}
+
+
+def _created(body: dict[str, Any], status: int = HTTPStatus.OK) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+# -- seed routes (kept exactly, with their 200 codes) ---------------------------------------------
+
+
+@app.get("/health", tags=["seed"], summary="Liveness")
+def health() -> dict[str, Any]:
+    return {"status": "healthy", "service": "flow-manager", "version": SERVICE_VERSION}
+
+
+@app.post("/flow/create", tags=["seed"], summary="Store a flow and create an execution in CREATED")
+def seed_create(definition: Annotated[FlowDefinition, Body(description="Flat, or wrapped as {\"flow\": {...}}")]) -> dict[str, Any]:
+    flow, _ = service().save_flow(definition)
+    execution, _ = service().create_execution(flow, None, start=False)
+    return {
+        "execution_id": execution.execution_id,
+        "flow_id": flow.flow_id,
+        "flow_version": flow.version,
+        "flow_name": flow.name,
+        "status": execution.status,
+        "message": "Flow created; start it with POST /flow/execute",
+    }
+
+
+@app.post("/flow/execute", tags=["seed"], summary="Start a CREATED execution, or run a stored flow")
+def seed_execute(request: Annotated[ExecuteRequest, Body()]) -> dict[str, Any]:
+    if request.execution_id and (request.flow_id or request.input is not None):
+        raise BadRequest("give either execution_id, or flow_id with an optional input; not both")
+    if request.execution_id:
+        execution = service().start_execution(request.execution_id)
+    elif request.flow_id:
+        flow = service().get_flow(request.flow_id)
+        execution, _ = service().create_execution(flow, request.input, start=True)
+    else:
+        raise BadRequest("give execution_id, or flow_id with an optional input")
+    return {**execution_summary(execution), "message": "Flow execution started"}
+
+
+@app.get("/flow/<execution_id>/status", tags=["seed"], summary="Status of an execution and each of its tasks")
+def seed_status(execution_id: ExecutionId) -> dict[str, Any]:
+    return service().status(execution_id)
+
+
+@app.delete("/flow/<execution_id>", tags=["seed"], summary="Delete an execution and all its data")
+def seed_delete(execution_id: ExecutionId) -> dict[str, Any]:
+    removed = service().delete_execution(execution_id)
+    return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
+
+
+# -- resource routes ------------------------------------------------------------------------------
+
+
+@app.post("/flows", tags=["flows"], summary="Store a flow definition as a new immutable version")
+def create_flow(definition: Annotated[FlowDefinition, Body()]) -> Response[Any]:
+    flow, created = service().save_flow(definition)
+    return _created({**flow.summary(), "created": created}, HTTPStatus.CREATED if created else HTTPStatus.OK)
+
+
+@app.get("/flows", tags=["flows"], summary="List flows")
+def list_flows(limit: Limit = 25, cursor: Cursor = None) -> dict[str, Any]:
+    flows, next_cursor = service().list_flows(limit, cursor)
+    return {"flows": flows, "next_cursor": next_cursor}
+
+
+@app.get("/flows/<flow_id>", tags=["flows"], summary="A flow's definition (latest version unless `version` is given)")
+def get_flow(flow_id: FlowId, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    flow = service().get_flow(flow_id, version)
+    return {**flow.summary(), "definition": flow.definition.model_dump(mode="json", exclude_none=True)}
+
+
+@app.delete("/flows/<flow_id>", tags=["flows"], summary="Delete a flow and all its versions")
+def delete_flow(flow_id: FlowId) -> dict[str, Any]:
+    service().delete_flow(flow_id)
+    return {"message": f"Flow {flow_id} deleted", "flow_id": flow_id}
+
+
+@app.post("/flows/<flow_id>/executions", tags=["executions"], summary="Start an execution of the flow's latest version")
+def start_flow(
+    flow_id: FlowId,
+    request: Annotated[StartRequest | None, Body()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=128)] = None,
+) -> Response[Any]:
+    flow = service().get_flow(flow_id)
+    execution, created = service().create_execution(flow, request.input if request else None, True, idempotency_key)
+    body = execution_summary(execution)
+    return _created(body, HTTPStatus.ACCEPTED if created else HTTPStatus.OK)
+
+
+@app.get("/executions", tags=["executions"], summary="List a flow's executions, newest first")
+def list_executions(
+    flow_id: Annotated[str, Query(pattern=FLOW_ID_PATTERN, description="The flow whose executions to list")],
+    status: Annotated[ExecutionStatus | None, Query()] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    executions, next_cursor = service().list_executions(flow_id, status, limit, cursor)
+    return {"executions": [execution_summary(e) for e in executions], "next_cursor": next_cursor}
+
+
+@app.get("/executions/<execution_id>", tags=["executions"], summary="Status of an execution and each of its tasks")
+def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
+    return service().status(execution_id)
+
+
+@app.get("/executions/<execution_id>/history", tags=["executions"], summary="Every task run of an execution, in order")
+def get_history(execution_id: ExecutionId) -> dict[str, Any]:
+    return service().history(execution_id)
+
+
+@app.post("/executions/<execution_id>/cancel", tags=["executions"], summary="Cancel a CREATED or RUNNING execution")
+def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
+    return execution_summary(service().cancel(execution_id))
+
+
+@app.delete("/executions/<execution_id>", tags=["executions"], summary="Delete an execution (cancelling it first)")
+def delete_execution(execution_id: ExecutionId) -> dict[str, Any]:
+    removed = service().delete_execution(execution_id)
+    return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[Any]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title="Flow Manager", version=SERVICE_VERSION, description=__doc__),
+    )
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4
+    return len(body.encode()) if isinstance(body, str) else len(body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if _body_size(event) > MAX_BODY_BYTES:
+        # Refused before parsing: a body this large is never read into models.
+        return _too_large(_body_size(event))
+    return app.resolve(event, context)
+
+
+def _too_large(size: int) -> dict[str, Any]:
+    error = PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
+    body = {"error": {"code": error.code, "message": error.message, "details": []}}
+    return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body), "isBase64Encoded": False}
+

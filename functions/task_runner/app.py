@@ -1,0 +1,53 @@
+"""DynamoDB Streams consumer: each record dispatches one task run (see flowcore.runner).
+
+Records fail one by one (ReportBatchItemFailures): a record that raises is retried by the event source
+mapping from its sequence number on, while those before it stay committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from flowcore import aws
+from flowcore.observability import logger, tracer
+from flowcore.runner import TaskRunner
+from flowcore.settings import settings
+from flowcore.store import ExecutionStore, plain
+from flowcore.tasks import default_registry
+from flowcore.timers import Timers
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+_runner: TaskRunner | None = None
+
+
+def runner() -> TaskRunner:
+    global _runner
+    if _runner is None:
+        config = settings()
+        store = ExecutionStore(aws.dynamodb(), config.table_name, config.retention_days)
+        timers = Timers(aws.stepfunctions(), config.timer_state_machine_arn)
+        _runner = TaskRunner(store, default_registry(), timers, config.lease_seconds)
+    return _runner
+
+
+def reset() -> None:
+    """Forget the runner (tests point it at a new table)."""
+    global _runner
+    _runner = None
+
+
+def record_handler(record: DynamoDBRecord) -> str:
+    image = record.raw_event["dynamodb"]["NewImage"]
+    outcome = runner().process(plain(image))
+    logger.info("task run", extra={"outcome": outcome, "sequence_number": record.dynamodb.sequence_number if record.dynamodb else None})
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,73 @@
+"""The routing rules of DESIGN §3 as one pure function: no I/O, no clock, no AWS.
+
+The runner calls `decide` after a task attempt ends and performs whatever the returned `Decision` implies.
+Because the decision depends only on the flow version and the committed result, a runner that finds a
+result already committed can call `decide` again and reach the same successors: that is what makes
+recovery after a crash safe.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from flowcore.conditions import rule_holds
+from flowcore.model import (
+    CompiledFlow,
+    Condition,
+    Decision,
+    RetryPolicy,
+    RunRef,
+    TaskResult,
+    TaskStatus,
+    is_end,
+    normalise_outcome,
+)
+
+
+def retry_delay(policy: RetryPolicy, attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before attempt `attempt + 1`; with jitter, a uniform draw below the capped delay."""
+    delay = min(policy.interval_seconds * policy.backoff_rate ** (attempt - 1), policy.max_delay_seconds)
+    return delay * rand() if policy.jitter else delay
+
+
+def _pick_target(condition: Condition, result: TaskResult) -> str | None:
+    matched = normalise_outcome(condition.outcome) == ("success" if result.succeeded else "failure")
+    if matched and condition.when is not None:
+        matched = rule_holds(condition.when, result.output)
+    return condition.target_task_success if matched else condition.target_task_failure
+
+
+def next_tasks(flow: CompiledFlow, task_name: str, result: TaskResult) -> tuple[str, ...]:
+    """Names of the tasks that follow `task_name`, in condition order, without repeats."""
+    conditions = flow.conditions_by_source.get(task_name)
+    if conditions:
+        targets = (_pick_target(condition, result) for condition in conditions)
+        return tuple(dict.fromkeys(target for target in targets if target is not None and not is_end(target)))
+    if flow.has_conditions or not result.succeeded:
+        return ()
+    following = flow.next_in_order(task_name)
+    return (following,) if following is not None else ()
+
+
+def decide(flow: CompiledFlow, run: RunRef, attempt: int, result: TaskResult, retry_delay_seconds: float = 0.0) -> Decision:
+    """Route one ended attempt.
+
+    `retry_delay_seconds` is the delay the caller drew for this attempt (see `retry_delay`); it is passed in
+    so that the decision stays deterministic for a given result.
+    """
+    task = flow.tasks[run.task_name]
+    if not result.succeeded and task.retry is not None and attempt < task.retry.max_attempts:
+        return Decision(retry_delay_seconds=retry_delay_seconds)
+
+    names = next_tasks(flow, run.task_name, result)
+    if not names:
+        failed = result.status is TaskStatus.FAILURE
+        reason = f"task '{run.task_name}' failed: {result.error or 'no error message'}" if failed else None
+        return Decision(unhandled_failure=failed, reason=reason)
+
+    next_seq = run.seq + 1
+    limit = flow.definition.max_transitions
+    if next_seq > limit:
+        return Decision(limit_exceeded=True, reason=f"transition limit of {limit} reached after task '{run.task_name}'")
+    return Decision(successors=tuple(RunRef(run.execution_id, next_seq, name) for name in names))

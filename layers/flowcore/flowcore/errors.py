@@ -1,0 +1,69 @@
+"""Domain errors. Adapters translate AWS errors into these; the API maps each to one HTTP status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class FlowError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One precise validation problem: which field, what is wrong."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class ValidationFailed(FlowError):
+    code = "validation_error"
+    status = 422
+
+    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
+        count = len(problems)
+        super().__init__(
+            message or f"the request has {count} problem{'s' if count != 1 else ''}",
+            [problem.as_dict() for problem in problems],
+        )
+        self.problems = problems
+
+
+class BadRequest(FlowError):
+    code = "bad_request"
+    status = 400
+
+
+class PayloadTooLarge(FlowError):
+    code = "payload_too_large"
+    status = 413
+
+
+class NotFound(FlowError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(FlowError):
+    code = "conflict"
+    status = 409
+
+
+class StoreUnavailable(FlowError):
+    """DynamoDB kept refusing (throttling, service errors) after the SDK's own retries."""
+
+    code = "service_unavailable"
+    status = 503

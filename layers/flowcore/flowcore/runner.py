@@ -1,0 +1,280 @@
+"""Runs one dispatched task and commits what follows. The stream handler calls `TaskRunner.process`.
+
+A dispatch is either a task run item that became PENDING, or an execution item that became RUNNING
+(which dispatches the start task: the first run item is only written when that task ends, which saves
+one write per execution).
+
+Exactly-once commits rest on three rules:
+1. the write that ends an attempt is conditional on the run still being the dispatched one, so only one
+   result per attempt is ever committed;
+2. successors have deterministic keys and are created only if absent, so one transition makes one run;
+3. when a commit is found already made (a redelivered record), the engine is asked again with the
+   committed result, and whatever follow-up writes were not atomic with it are applied again; each of
+   them is idempotent. Commits that change the branch count are made in one transaction instead.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flowcore.engine import decide, retry_delay
+from flowcore.model import CompiledFlow, Decision, ExecutionStatus, RunRef, TaskResult, TaskStatus, parse_run_sort_key
+from flowcore.observability import logger
+from flowcore.store import (
+    META,
+    ExecutionConflict,
+    ExecutionRecord,
+    ExecutionStore,
+    ResultWrite,
+    RunConflict,
+    RunRecord,
+    SuccessorsExist,
+    iso,
+    utc_now,
+)
+from flowcore.tasks import TaskContext, TaskTypeRegistry
+from flowcore.timers import Timers
+
+MAX_OUTPUT_BYTES = 64_000
+#: Below this, a retry is re-dispatched by the runner at once instead of through the timer.
+MIN_TIMER_DELAY_SECONDS = 1.0
+_COMMIT_ROUNDS = 8
+
+
+class LeaseHeld(RuntimeError):
+    """Another runner holds a live claim on this run; the record is retried later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    execution_id: str
+    seq: int
+    task_name: str | None  # None: the start task, known once the flow is loaded
+    attempt: int
+
+    @property
+    def from_start(self) -> bool:
+        return self.task_name is None
+
+    @classmethod
+    def from_image(cls, image: dict[str, Any]) -> Dispatch:
+        """Build from a stream record's NewImage, already converted to plain values."""
+        if image["sk"] == META:
+            return cls(execution_id=str(image["execution_id"]), seq=1, task_name=None, attempt=1)
+        seq, task_name = parse_run_sort_key(str(image["sk"]))
+        return cls(str(image["pk"]).removeprefix("EXEC#"), seq, task_name, int(image.get("attempt", 1)))
+
+
+class FlowCache:
+    """Flow versions are immutable, so a compiled version can be kept for the container's life."""
+
+    def __init__(self, store: ExecutionStore, size: int = 256) -> None:
+        self._store = store
+        self._size = size
+        self._flows: OrderedDict[tuple[str, int], CompiledFlow] = OrderedDict()
+
+    def get(self, flow_id: str, version: int) -> CompiledFlow:
+        key = (flow_id, version)
+        flow = self._flows.get(key)
+        if flow is None:
+            record = self._store.get_flow(flow_id, version)
+            flow = CompiledFlow.build(flow_id, version, record.definition)
+            self._flows[key] = flow
+            if len(self._flows) > self._size:
+                self._flows.popitem(last=False)
+        else:
+            self._flows.move_to_end(key)
+        return flow
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        registry: TaskTypeRegistry,
+        timers: Timers,
+        lease_seconds: int = 60,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._flows = FlowCache(store)
+        self._registry = registry
+        self._timers = timers
+        self._lease_seconds = lease_seconds
+        self._rand = rand
+        self._clock = clock
+
+    def process(self, image: dict[str, Any]) -> str:
+        """Handle one dispatch; returns a word for the log (committed, duplicate, skipped, ...)."""
+        dispatch = Dispatch.from_image(image)
+        execution = self._store.get_execution(dispatch.execution_id)
+        if execution is None:
+            if not dispatch.from_start:  # a successor written while its execution was being deleted
+                self._store.delete_run(RunRef(dispatch.execution_id, dispatch.seq, dispatch.task_name or ""))
+            return "gone"
+        flow = self._flows.get(execution.flow_id, execution.flow_version)
+        ref = RunRef(dispatch.execution_id, dispatch.seq, dispatch.task_name or flow.definition.start_task)
+        logger.append_keys(execution_id=ref.execution_id, task=ref.task_name, seq=ref.seq, attempt=dispatch.attempt)
+        if execution.status is not ExecutionStatus.RUNNING:
+            return self._skip(ref, dispatch)
+        try:
+            return self._run(flow, execution, ref, dispatch)
+        except RunConflict as conflict:
+            return self._recover(flow, ref, dispatch, conflict.current)
+
+    def _skip(self, ref: RunRef, dispatch: Dispatch) -> str:
+        if dispatch.from_start:
+            return "skipped"  # the execution stopped before its first task: nothing was written
+        try:
+            self._store.apply_run_update(self._store.skip_update(ref, dispatch.attempt, from_start=False))
+        except RunConflict:
+            return "duplicate"
+        return "skipped"
+
+    def _run(self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch) -> str:
+        task = flow.tasks[ref.task_name]
+        task_type = self._registry.get(task.type)
+        claim = None
+        if task_type is not None and task_type.needs_claim:
+            claim = uuid.uuid4().hex
+            lease_until = int(self._clock()) + (task.timeout_seconds or self._lease_seconds)
+            self._store.apply_run_update(
+                self._store.claim_update(ref, dispatch.attempt, claim, lease_until, dispatch.from_start)
+            )
+
+        started = utc_now()
+        tick = time.perf_counter()
+        if task_type is None:  # validation keeps this out; a type removed since the flow was stored lands here
+            result = TaskResult(TaskStatus.FAILURE, message=f"Task {ref.task_name} failed", error=f"unknown task type '{task.type}'")
+        else:
+            context = TaskContext(ref.execution_id, ref.seq, ref.task_name, dispatch.attempt, task.parameters, execution.input, self._rand)
+            result = _guarded(task_type.execute, context)
+        duration_ms = max(1, round((time.perf_counter() - tick) * 1000))
+        write = ResultWrite(result.status, dispatch.attempt, result, iso(started), iso(utc_now()), duration_ms)
+
+        delay = retry_delay(task.retry, dispatch.attempt, self._rand) if task.retry and not result.succeeded else 0.0
+        decision = decide(flow, ref, dispatch.attempt, result, delay)
+        return self._commit(flow, execution, ref, write, decision, claim, dispatch.from_start)
+
+    def _commit(
+        self,
+        flow: CompiledFlow,
+        execution: ExecutionRecord,
+        ref: RunRef,
+        write: ResultWrite,
+        decision: Decision,
+        claim: str | None,
+        from_start: bool,
+    ) -> str:
+        store = self._store
+        if decision.retry_delay_seconds is not None:
+            delay = decision.retry_delay_seconds
+            if delay < MIN_TIMER_DELAY_SECONDS:
+                parked = _replace(write, status=TaskStatus.PENDING, next_attempt=write.attempt + 1)
+                store.apply_run_update(store.result_update(ref, parked, claim, from_start))
+                return "retrying"
+            store.apply_run_update(store.result_update(ref, _replace(write, status=TaskStatus.WAITING), claim, from_start))
+            self._timers.schedule_redispatch(ref, write.attempt, delay)
+            return "retry scheduled"
+
+        successors = decision.successors
+        for _ in range(_COMMIT_ROUNDS):
+            delta = len(successors) - 1
+            if delta == 0 or decision.limit_exceeded or execution.open_branches + delta == 0:
+                store.apply_run_update(store.result_update(ref, write, claim, from_start))
+                self._follow_up(execution, ref, decision, successors)
+                return "committed"
+            try:
+                store.commit(
+                    store.result_update(ref, _replace(write, atomic=True), claim, from_start),
+                    successors,
+                    self._branch_update(execution, decision, delta),
+                )
+                return "committed"
+            except SuccessorsExist as taken:
+                successors = tuple(ref for ref in successors if ref not in taken.refs)  # joined a sibling's run
+            except ExecutionConflict:
+                pass
+            current = store.get_execution(execution.execution_id)
+            if current is None or current.status is not ExecutionStatus.RUNNING:
+                # Stopped meanwhile (cancelled, timed out, deleted): record the result, start nothing more.
+                store.apply_run_update(store.result_update(ref, write, claim, from_start))
+                return "committed after stop"
+            execution = current
+        raise ExecutionConflict()
+
+    def _branch_update(self, execution: ExecutionRecord, decision: Decision, delta: int) -> Any:
+        remaining = execution.open_branches + delta
+        failed = execution.failed or decision.unhandled_failure
+        final = None
+        if remaining == 0:
+            final = ExecutionStatus.FAILED if failed else ExecutionStatus.COMPLETED
+        return self._store.execution_update(
+            execution.execution_id,
+            expected_open=execution.open_branches,
+            open_branches=remaining,
+            status=final,
+            error=decision.reason if decision.unhandled_failure else None,
+            failed=failed,
+        )
+
+    def _follow_up(self, execution: ExecutionRecord, ref: RunRef, decision: Decision, successors: tuple[RunRef, ...]) -> None:
+        """The writes that follow a non-atomic commit. Each is idempotent, so recovery can repeat them."""
+        store = self._store
+        if decision.limit_exceeded:
+            store.apply_execution_update(store.stop_execution_update(ref.execution_id, ExecutionStatus.FAILED, decision.reason))
+        elif len(successors) == 1:
+            store.put_successor(successors[0])
+        elif not successors and execution.open_branches == 1:
+            store.apply_execution_update(self._branch_update(execution, decision, -1))
+
+    def _recover(self, flow: CompiledFlow, ref: RunRef, dispatch: Dispatch, current: RunRecord | None) -> str:
+        """A conditional write found the run changed: decide whether anything is left to finish."""
+        if current is None or current.attempt != dispatch.attempt:
+            return "duplicate"  # deleted, re-dispatched at a later attempt, or an older record
+        if current.status is TaskStatus.RUNNING:
+            raise LeaseHeld(f"run {ref.sort_key} is claimed until {current.lease_until}")
+        result = current.result()
+        if result is None or current.atomic:
+            return "duplicate"
+        if current.status is TaskStatus.WAITING:
+            task = flow.tasks[ref.task_name]
+            delay = retry_delay(task.retry, current.attempt, self._rand) if task.retry else 0.0
+            self._timers.schedule_redispatch(ref, current.attempt, max(delay, MIN_TIMER_DELAY_SECONDS))
+            return "recovered"
+        execution = self._store.get_execution(ref.execution_id)
+        if execution is None or execution.status is not ExecutionStatus.RUNNING:
+            return "duplicate"
+        decision = decide(flow, ref, current.attempt, result)
+        self._follow_up(execution, ref, decision, decision.successors)
+        return "recovered"
+
+
+def _guarded(run: Callable[[TaskContext], TaskResult], context: TaskContext) -> TaskResult:
+    """A task's own exception is that task's failure, never the runner's."""
+    try:
+        result = run(context)
+    except Exception as error:  # noqa: BLE001 - any error raised by task code is reported as the task's failure
+        logger.warning("task raised", extra={"error": repr(error)})
+        return TaskResult(TaskStatus.FAILURE, message=f"Task {context.task_name} failed", error=f"{type(error).__name__}: {error}")
+    if result.output is not None:
+        size = len(json.dumps(result.output, separators=(",", ":"), default=str))
+        if size > MAX_OUTPUT_BYTES:
+            return TaskResult(
+                TaskStatus.FAILURE,
+                message=f"Task {context.task_name} failed",
+                error=f"output is {size} bytes; a task's output may be at most {MAX_OUTPUT_BYTES} bytes",
+            )
+    return result
+
+
+def _replace(write: ResultWrite, **changes: Any) -> ResultWrite:
+    return replace(write, **changes)

@@ -1,0 +1,49 @@
+"""Environment read and checked once per container, at cold start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    table_name: str
+    timer_state_machine_arn: str | None
+    retention_days: int
+    lease_seconds: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        table_name = os.environ.get("TABLE_NAME", "").strip()
+        if not table_name:
+            raise SettingsError("TABLE_NAME is not set")
+        return cls(
+            table_name=table_name,
+            timer_state_machine_arn=os.environ.get("TIMER_STATE_MACHINE_ARN") or None,
+            retention_days=_positive_int("RETENTION_DAYS", 30),
+            lease_seconds=_positive_int("LEASE_SECONDS", 60),
+        )
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from error
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,92 @@
+"""The task types seed users know. Each does a small, bounded piece of work and reports it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from flowcore.model import TaskResult
+from flowcore.tasks.base import ForcedOutcomeParameters, TaskContext, TaskType, succeeded
+
+MAX_INLINE_WAIT_SECONDS = 5
+
+
+class PassTask(TaskType):
+    name = "pass"
+    description = "Succeeds and echoes its parameters."
+
+    def run(self, ctx: TaskContext, params: ForcedOutcomeParameters) -> TaskResult:
+        return succeeded(ctx, {"parameters": params.model_dump(exclude={"failure_rate", "fail_times"})})
+
+
+class RecordsParameters(ForcedOutcomeParameters):
+    records: int = Field(default=3, ge=0, le=1_000_000, description="how many records the task reports")
+
+
+class FetchDataTask(TaskType):
+    name = "fetch_data"
+    description = "Reports fetching `records` records from `source`."
+    parameters_model = RecordsParameters
+
+    def run(self, ctx: TaskContext, params: RecordsParameters) -> TaskResult:
+        source = (params.model_extra or {}).get("source", "default")
+        return succeeded(ctx, {"source": source, "records_fetched": params.records})
+
+
+class ProcessDataTask(TaskType):
+    name = "process_data"
+    description = "Reports processing `records` records."
+    parameters_model = RecordsParameters
+
+    def run(self, ctx: TaskContext, params: RecordsParameters) -> TaskResult:
+        return succeeded(ctx, {"records_processed": params.records})
+
+
+class StoreDataTask(TaskType):
+    name = "store_data"
+    description = "Reports storing `records` records to `destination`."
+    parameters_model = RecordsParameters
+
+    def run(self, ctx: TaskContext, params: RecordsParameters) -> TaskResult:
+        destination = (params.model_extra or {}).get("destination", "default")
+        return succeeded(ctx, {"destination": destination, "records_stored": params.records})
+
+
+class PrintParameters(ForcedOutcomeParameters):
+    message: str = Field(default="", max_length=10_000)
+
+
+class PrintTask(TaskType):
+    name = "print"
+    description = "Logs `message` and returns it."
+    parameters_model = PrintParameters
+
+    def run(self, ctx: TaskContext, params: PrintParameters) -> TaskResult:
+        from flowcore.observability import logger
+
+        logger.info("print task", extra={"task": ctx.task_name, "message": params.message})
+        return succeeded(ctx, {"message": params.message})
+
+
+class WaitParameters(ForcedOutcomeParameters):
+    seconds: float = Field(ge=0, le=MAX_INLINE_WAIT_SECONDS, description="how long to wait")
+
+
+class WaitTask(TaskType):
+    """Waits inside the runner. Bounded to a few seconds so that a Lambda never idles for long."""
+
+    name = "wait"
+    description = f"Waits `seconds` (at most {MAX_INLINE_WAIT_SECONDS}) and succeeds."
+    parameters_model = WaitParameters
+    needs_claim: ClassVar[bool] = True
+
+    def run(self, ctx: TaskContext, params: WaitParameters) -> TaskResult:
+        time.sleep(params.seconds)
+        return succeeded(ctx, {"waited_seconds": params.seconds})
+
+
+def builtin_types() -> list[TaskType]:
+    types: list[Any] = [PassTask(), FetchDataTask(), ProcessDataTask(), StoreDataTask(), PrintTask(), WaitTask()]
+    return types

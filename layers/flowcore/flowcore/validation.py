@@ -1,0 +1,99 @@
+"""Graph checks of DESIGN §3.5, run after pydantic has checked each field's shape.
+
+Every problem is reported, not just the first, each naming the field it is about.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from flowcore.errors import Problem, ValidationFailed
+from flowcore.model import FlowDefinition, is_end, normalise_outcome
+from flowcore.tasks import TaskTypeRegistry
+
+MAX_DEFINITION_BYTES = 300_000
+MAX_CONDITIONS_PER_TASK = 50
+_OUTCOMES = ("success", "failure")
+
+
+def field_path(loc: tuple[str | int, ...]) -> str:
+    """('tasks', 0, 'name') -> 'tasks[0].name'."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def problems_from_pydantic(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+    return [Problem(field_path(prefix + tuple(issue["loc"])), issue["msg"]) for issue in error.errors(include_url=False)]
+
+
+def parse_definition(document: Any) -> FlowDefinition:
+    """Parse and fully check a flow definition, or raise `ValidationFailed` listing every problem."""
+    if not isinstance(document, dict):
+        raise ValidationFailed([Problem("body", "a flow definition must be a JSON object")])
+    try:
+        definition = FlowDefinition.model_validate(document)
+    except ValidationError as error:
+        wrapped = set(document) == {"flow"}
+        raise ValidationFailed(problems_from_pydantic(error, ("flow",) if wrapped else ())) from error
+    return definition
+
+
+def graph_problems(definition: FlowDefinition, registry: TaskTypeRegistry) -> list[Problem]:
+    problems: list[Problem] = []
+    first_index: dict[str, int] = {}
+    for index, task in enumerate(definition.tasks):
+        if task.name in first_index:
+            problems.append(
+                Problem(f"tasks[{index}].name", f"duplicate task name '{task.name}' (first at tasks[{first_index[task.name]}])")
+            )
+        else:
+            first_index[task.name] = index
+        problems.extend(registry.problems(task.type, task.parameters, f"tasks[{index}]"))
+
+    if definition.start_task not in first_index:
+        problems.append(Problem("start_task", f"start_task '{definition.start_task}' is not a task of this flow"))
+
+    per_source: dict[str, int] = {}
+    seen_condition_names: dict[str, int] = {}
+    for index, condition in enumerate(definition.conditions):
+        where = f"conditions[{index}]"
+        if condition.name is not None:
+            if condition.name in seen_condition_names:
+                first = seen_condition_names[condition.name]
+                problems.append(Problem(f"{where}.name", f"duplicate condition name '{condition.name}' (first at conditions[{first}])"))
+            seen_condition_names.setdefault(condition.name, index)
+        if condition.source_task not in first_index:
+            problems.append(Problem(f"{where}.source_task", f"source_task '{condition.source_task}' is not a task of this flow"))
+        if normalise_outcome(condition.outcome) not in _OUTCOMES:
+            problems.append(Problem(f"{where}.outcome", f"outcome '{condition.outcome}' must be 'success' or 'failure'"))
+        for target_field in ("target_task_success", "target_task_failure"):
+            target = getattr(condition, target_field)
+            if not is_end(target) and target not in first_index:
+                problems.append(
+                    Problem(f"{where}.{target_field}", f"target '{target}' is not a task of this flow (use 'end' to stop)")
+                )
+        per_source[condition.source_task] = per_source.get(condition.source_task, 0) + 1
+
+    for source, count in per_source.items():
+        if count > MAX_CONDITIONS_PER_TASK:
+            problems.append(
+                Problem("conditions", f"task '{source}' is the source of {count} conditions; at most {MAX_CONDITIONS_PER_TASK}")
+            )
+
+    size = len(json.dumps(definition.model_dump(mode="json", exclude_none=True), separators=(",", ":")))
+    if size > MAX_DEFINITION_BYTES:
+        problems.append(Problem("body", f"the definition is {size} bytes once stored; at most {MAX_DEFINITION_BYTES}"))
+    return problems
+
+
+def validate_definition(document: Any, registry: TaskTypeRegistry) -> FlowDefinition:
+    definition = parse_definition(document)
+    problems = graph_problems(definition, registry)
+    if problems:
+        raise ValidationFailed(problems)
+    return definition
