@@ -41,10 +41,7 @@ def reset() -> None:
 
 
 def record_handler(record: DynamoDBRecord) -> str:
-    image = record.raw_event["dynamodb"]["NewImage"]
-    outcome = runner().process(plain(image))
-    logger.info("task run", extra={"outcome": outcome, "sequence_number": record.dynamodb.sequence_number if record.dynamodb else None})
-    return outcome
+    return runner().process(plain(record.raw_event["dynamodb"]["NewImage"]))
 
 
 @logger.inject_lambda_context

@@ -124,11 +124,14 @@ class TaskRunner:
         ref = RunRef(dispatch.execution_id, dispatch.seq, dispatch.task_name or flow.definition.start_task)
         logger.append_keys(execution_id=ref.execution_id, task=ref.task_name, seq=ref.seq, attempt=dispatch.attempt)
         if execution.status is not ExecutionStatus.RUNNING:
-            return self._skip(ref, dispatch)
-        try:
-            return self._run(flow, execution, ref, dispatch)
-        except RunConflict as conflict:
-            return self._recover(flow, ref, dispatch, conflict.current)
+            outcome = self._skip(ref, dispatch)
+        else:
+            try:
+                return self._run(flow, execution, ref, dispatch)
+            except RunConflict as conflict:
+                outcome = self._recover(flow, ref, dispatch, conflict.current)
+        logger.info("task run", extra={"outcome": outcome})
+        return outcome
 
     def _skip(self, ref: RunRef, dispatch: Dispatch) -> str:
         if dispatch.from_start:
@@ -162,7 +165,9 @@ class TaskRunner:
 
         delay = retry_delay(task.retry, dispatch.attempt, self._rand) if task.retry and not result.succeeded else 0.0
         decision = decide(flow, ref, dispatch.attempt, result, delay)
-        return self._commit(flow, execution, ref, write, decision, claim, dispatch.from_start)
+        outcome = self._commit(flow, execution, ref, write, decision, claim, dispatch.from_start)
+        logger.info("task run", extra={"outcome": outcome, "status": result.status, "duration_ms": duration_ms, "error": result.error})
+        return outcome
 
     def _commit(
         self,
