@@ -57,5 +57,15 @@ def rule_holds(rule: WhenRule, output: dict[str, Any] | None) -> bool:
     if rule.op == "in":
         return isinstance(rule.value, list) and actual in rule.value
     if rule.op == "contains":
-        return isinstance(actual, (list, str, dict)) and rule.value in actual
+        return _contains(actual, rule.value)
     return _compare(rule.op, actual, rule.value)
+
+
+def _contains(container: Any, value: Any) -> bool:
+    if isinstance(container, str):
+        return isinstance(value, str) and value in container
+    if isinstance(container, list):
+        return value in container
+    if isinstance(container, dict):
+        return isinstance(value, str) and value in container
+    return False

@@ -66,7 +66,7 @@ class PrintTask(TaskType):
     def run(self, ctx: TaskContext, params: PrintParameters) -> TaskResult:
         from flowcore.observability import logger
 
-        logger.info("print task", extra={"task": ctx.task_name, "message": params.message})
+        logger.info("print task", extra={"task": ctx.task_name, "printed": params.message})
         return succeeded(ctx, {"message": params.message})
 
 
