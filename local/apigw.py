@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-_TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+_TEXT_TYPES = (
+    "application/json",
+    "text/",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
 
 
 def http_event(

@@ -182,7 +182,8 @@ class StreamPump:
 
     def _event(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         records = [{**record, "eventSourceARN": self._arn} for record in batch]
-        return json.loads(json.dumps({"Records": records}, default=_jsonable))
+        event: dict[str, Any] = json.loads(json.dumps({"Records": records}, default=_jsonable))
+        return event
 
     def _deliver(self, shard: str, batch: list[dict[str, Any]], retries_left: int) -> None:
         invocations = 0
@@ -198,11 +199,11 @@ class StreamPump:
                     self._deliver(shard, batch[:middle], retries_left)
                     self._deliver(shard, batch[middle:], retries_left)
                     return
-                failed_from = 0
+                failed_from: int | None = 0
             else:
                 failed_from = self._first_failure(batch, response)
-                if failed_from is None:
-                    return
+            if failed_from is None:
+                return
             batch = batch[failed_from:]
             if retries_left <= 0:
                 self._fail_over(shard, batch, invocations)
@@ -240,8 +241,12 @@ class StreamPump:
                     "shardId": shard,
                     "startSequenceNumber": first["SequenceNumber"],
                     "endSequenceNumber": last["SequenceNumber"],
-                    "approximateArrivalOfFirstRecord": _jsonable(first.get("ApproximateCreationDateTime", datetime.now(UTC))),
-                    "approximateArrivalOfLastRecord": _jsonable(last.get("ApproximateCreationDateTime", datetime.now(UTC))),
+                    "approximateArrivalOfFirstRecord": _jsonable(
+                        first.get("ApproximateCreationDateTime", datetime.now(UTC))
+                    ),
+                    "approximateArrivalOfLastRecord": _jsonable(
+                        last.get("ApproximateCreationDateTime", datetime.now(UTC))
+                    ),
                     "batchSize": len(batch),
                     "streamArn": self._arn,
                 },

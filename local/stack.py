@@ -33,7 +33,9 @@ class LocalStack:
         }
 
 
-def create_stack(session: boto3.session.Session | None = None, name: str = "flow-manager-local", **client_args: Any) -> LocalStack:
+def create_stack(
+    session: boto3.session.Session | None = None, name: str = "flow-manager-local", **client_args: Any
+) -> LocalStack:
     session = session or boto3.session.Session()
     spec = stack_spec()
     dynamodb = session.client("dynamodb", **client_args)
@@ -51,5 +53,7 @@ def create_stack(session: boto3.session.Session | None = None, name: str = "flow
 
     sfn = session.client("stepfunctions", **client_args)
     definition = spec.timer_definition.replace("${TableName}", name)
-    machine_arn = sfn.create_state_machine(name=f"{name}-timer", definition=definition, roleArn=ACCOUNT_ROLE)["stateMachineArn"]
+    machine_arn = sfn.create_state_machine(name=f"{name}-timer", definition=definition, roleArn=ACCOUNT_ROLE)[
+        "stateMachineArn"
+    ]
     return LocalStack(spec, name, table["LatestStreamArn"], queue_url, queue_arn, machine_arn)

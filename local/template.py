@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
     """SafeLoader that keeps CloudFormation short-form tags (!Ref, !GetAtt, ...) as {"Tag": value}."""
 
 
@@ -26,7 +26,7 @@ def _tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
 
@@ -86,7 +86,11 @@ def stack_spec(path: Path = TEMPLATE) -> StackSpec:
 
     environment = {
         name: str(_resolve(value, parameters))
-        for name, value in document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}).items()
+        for name, value in document.get("Globals", {})
+        .get("Function", {})
+        .get("Environment", {})
+        .get("Variables", {})
+        .items()
         if not isinstance(_resolve(value, parameters), dict)
     }
     return StackSpec(table=table, mapping=mapping, timer_definition=definition, environment=environment)

@@ -88,7 +88,9 @@ def handle_request_validation(error: RequestValidationError) -> Response[Any]:
         return _error(400, "bad_request", f"the body is not valid JSON (at character {position})")
     prefix = ("flow",) if _wrapped_body() else ()
     details = [{"field": _issue_field(issue["loc"], prefix), "message": issue["msg"]} for issue in issues]
-    return _error(422, "validation_error", f"the request has {len(details)} problem{'s' if len(details) != 1 else ''}", details)
+    return _error(
+        422, "validation_error", f"the request has {len(details)} problem{'s' if len(details) != 1 else ''}", details
+    )
 
 
 def _issue_field(loc: tuple[Any, ...], prefix: tuple[str, ...]) -> str:
@@ -118,7 +120,9 @@ def health() -> dict[str, Any]:
 
 
 @app.post("/flow/create", tags=["seed"], summary="Store a flow and create an execution in CREATED")
-def seed_create(definition: Annotated[FlowDefinition, Body(description="Flat, or wrapped as {\"flow\": {...}}")]) -> dict[str, Any]:
+def seed_create(
+    definition: Annotated[FlowDefinition, Body(description='Flat, or wrapped as {"flow": {...}}')],
+) -> dict[str, Any]:
     flow, _ = service().save_flow(definition)
     execution, _ = service().create_execution(flow, None, start=False)
     return {
@@ -255,5 +259,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def _too_large(size: int) -> dict[str, Any]:
     error = PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
     body = {"error": {"code": error.code, "message": error.message, "details": []}}
-    return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body), "isBase64Encoded": False}
-
+    return {
+        "statusCode": 413,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }

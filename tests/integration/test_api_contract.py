@@ -243,11 +243,16 @@ def test_every_graph_rule_is_reported_with_its_field(harness: Harness) -> None:
         "tasks": [
             {"name": "a", "type": "teleport"},
             {"name": "a"},
-            {"name": "b", "type": "wait", "parameters": {"seconds": 600}},
+            {"name": "b", "type": "wait", "parameters": {"seconds": -1}},
             {"name": "c", "parameters": {"failure_rate": 2}},
         ],
         "conditions": [
-            {"source_task": "ghost", "outcome": "maybe", "target_task_success": "nowhere", "target_task_failure": "END"},
+            {
+                "source_task": "ghost",
+                "outcome": "maybe",
+                "target_task_success": "nowhere",
+                "target_task_failure": "END",
+            },
         ],
     }
     found = problems(harness.request("POST", "/flows", definition))
@@ -274,7 +279,11 @@ def test_shape_problems_name_their_field_flat_and_wrapped(harness: Harness) -> N
 
 
 def test_type_and_task_type_are_aliases(harness: Harness) -> None:
-    definition = {"name": "alias", "start_task": "a", "tasks": [{"name": "a", "task_type": "print", "parameters": {"message": "m"}}]}
+    definition = {
+        "name": "alias",
+        "start_task": "a",
+        "tasks": [{"name": "a", "task_type": "print", "parameters": {"message": "m"}}],
+    }
     doc = harness.run_flow(definition)
     assert doc["task_results"]["a"]["output"] == {"message": "m"}
 
@@ -295,7 +304,9 @@ def test_openapi_document_describes_every_route(harness: Harness) -> None:
     response = harness.request("GET", "/openapi.json")
     document = json.loads(response.body)
     validate(document)
-    assert {"/health", "/flow/create", "/flow/execute", "/flows", "/executions/{execution_id}"} <= set(document["paths"])
+    assert {"/health", "/flow/create", "/flow/execute", "/flows", "/executions/{execution_id}"} <= set(
+        document["paths"]
+    )
     docs = harness.request("GET", "/docs")
     assert docs.status == 200
     assert b"swagger-ui" in docs.body

@@ -49,7 +49,9 @@ def test_canonical_sample_completes_with_every_task_reported(harness: Harness) -
     assert meta["open_branches"] == 0
 
 
-@pytest.mark.parametrize(("failing", "path"), [("task1", ["task1"]), ("task2", ["task1", "task2"]), ("task3", ["task1", "task2", "task3"])])
+@pytest.mark.parametrize(
+    ("failing", "path"), [("task1", ["task1"]), ("task2", ["task1", "task2"]), ("task3", ["task1", "task2", "task3"])]
+)
 def test_each_sample_task_failing_fails_the_execution_there(harness: Harness, failing: str, path: list[str]) -> None:
     doc = harness.run_flow(with_params(sample(), failing, failure_rate=1))
 
@@ -96,8 +98,18 @@ def test_failure_routed_to_a_recovery_task_is_handled(harness: Harness) -> None:
             {"name": "finish"},
         ],
         "conditions": [
-            {"source_task": "risky", "outcome": "success", "target_task_success": "finish", "target_task_failure": "recover"},
-            {"source_task": "recover", "outcome": "success", "target_task_success": "end", "target_task_failure": "end"},
+            {
+                "source_task": "risky",
+                "outcome": "success",
+                "target_task_success": "finish",
+                "target_task_failure": "recover",
+            },
+            {
+                "source_task": "recover",
+                "outcome": "success",
+                "target_task_success": "end",
+                "target_task_failure": "end",
+            },
         ],
     }
     doc = harness.run_flow(definition)
@@ -115,7 +127,12 @@ def test_outcome_failure_picks_its_success_target_when_the_task_fails(harness: H
         "start_task": "check",
         "tasks": [{"name": "check", "parameters": {"fail_times": 1}}, {"name": "on_failure"}, {"name": "on_success"}],
         "conditions": [
-            {"source_task": "check", "outcome": "failure", "target_task_success": "on_failure", "target_task_failure": "on_success"}
+            {
+                "source_task": "check",
+                "outcome": "failure",
+                "target_task_success": "on_failure",
+                "target_task_failure": "on_success",
+            }
         ],
     }
     failed = harness.run_flow(definition)
@@ -133,7 +150,9 @@ def test_a_branch_ending_right_after_a_failure_fails_the_execution(harness: Harn
         "name": "ends-on-failure",
         "start_task": "a",
         "tasks": [{"name": "a", "parameters": {"failure_rate": 1}}, {"name": "b"}],
-        "conditions": [{"source_task": "a", "outcome": "success", "target_task_success": "b", "target_task_failure": "END"}],
+        "conditions": [
+            {"source_task": "a", "outcome": "success", "target_task_success": "b", "target_task_failure": "END"}
+        ],
     }
     doc = harness.run_flow(definition)
 
@@ -155,8 +174,18 @@ def test_parallel_branches_all_run_before_the_execution_completes(harness: Harne
         "tasks": [{"name": "split"}, {"name": "left"}, {"name": "right"}, {"name": "left_2"}],
         "conditions": [
             {"source_task": "split", "outcome": "success", "target_task_success": "left", "target_task_failure": "end"},
-            {"source_task": "split", "outcome": "success", "target_task_success": "right", "target_task_failure": "end"},
-            {"source_task": "left", "outcome": "success", "target_task_success": "left_2", "target_task_failure": "end"},
+            {
+                "source_task": "split",
+                "outcome": "success",
+                "target_task_success": "right",
+                "target_task_failure": "end",
+            },
+            {
+                "source_task": "left",
+                "outcome": "success",
+                "target_task_success": "left_2",
+                "target_task_failure": "end",
+            },
         ],
     }
     doc = harness.run_flow(definition)
@@ -171,11 +200,21 @@ def test_an_unhandled_failure_in_one_branch_fails_the_execution_after_all_branch
     definition = {
         "name": "fan-out-failing",
         "start_task": "split",
-        "tasks": [{"name": "split"}, {"name": "bad", "parameters": {"failure_rate": 1}}, {"name": "good"}, {"name": "good_2"}],
+        "tasks": [
+            {"name": "split"},
+            {"name": "bad", "parameters": {"failure_rate": 1}},
+            {"name": "good"},
+            {"name": "good_2"},
+        ],
         "conditions": [
             {"source_task": "split", "outcome": "success", "target_task_success": "bad", "target_task_failure": "end"},
             {"source_task": "split", "outcome": "success", "target_task_success": "good", "target_task_failure": "end"},
-            {"source_task": "good", "outcome": "success", "target_task_success": "good_2", "target_task_failure": "end"},
+            {
+                "source_task": "good",
+                "outcome": "success",
+                "target_task_success": "good_2",
+                "target_task_failure": "end",
+            },
         ],
     }
     doc = harness.run_flow(definition)
@@ -191,7 +230,9 @@ def test_a_loop_stops_cleanly_at_the_transition_limit(harness: Harness) -> None:
         "start_task": "spin",
         "max_transitions": 5,
         "tasks": [{"name": "spin"}],
-        "conditions": [{"source_task": "spin", "outcome": "success", "target_task_success": "spin", "target_task_failure": "end"}],
+        "conditions": [
+            {"source_task": "spin", "outcome": "success", "target_task_success": "spin", "target_task_failure": "end"}
+        ],
     }
     doc = harness.run_flow(definition)
 
@@ -204,7 +245,9 @@ def test_retries_rerun_a_task_until_it_succeeds(harness: Harness) -> None:
     definition = {
         "name": "retrying",
         "start_task": "flaky",
-        "tasks": [{"name": "flaky", "parameters": {"fail_times": 2}, "retry": {"max_attempts": 3, "interval_seconds": 0}}],
+        "tasks": [
+            {"name": "flaky", "parameters": {"fail_times": 2}, "retry": {"max_attempts": 3, "interval_seconds": 0}}
+        ],
     }
     doc = harness.run_flow(definition)
 
@@ -225,7 +268,11 @@ def test_two_interleaved_executions_keep_their_own_results(harness: Harness) -> 
 
     ok_doc = harness.request("GET", f"/executions/{ok}").json()
     bad_doc = harness.request("GET", f"/executions/{bad}").json()
-    assert (ok_doc["status"], ok_doc["path"], ok_doc["input"]) == ("COMPLETED", ["task1", "task2", "task3"], {"run": "ok"})
+    assert (ok_doc["status"], ok_doc["path"], ok_doc["input"]) == (
+        "COMPLETED",
+        ["task1", "task2", "task3"],
+        {"run": "ok"},
+    )
     assert (bad_doc["status"], bad_doc["path"], bad_doc["input"]) == ("FAILED", ["task1", "task2"], {"run": "bad"})
 
 
@@ -237,7 +284,9 @@ def test_a_redelivered_stream_history_changes_nothing(harness: Harness) -> None:
     # When every record of the stream is delivered again from the start
     from local.esm import StreamPump
 
-    replay = StreamPump(harness.pump._streams, harness.stack.stream_arn, harness.pump._handler, harness.stack.spec.mapping)
+    replay = StreamPump(
+        harness.pump._streams, harness.stack.stream_arn, harness.pump._handler, harness.stack.spec.mapping
+    )
     assert replay.drain() > 0
 
     # Then no task ran again and no item changed

@@ -226,14 +226,14 @@ def test_negative_fail_times_is_rejected(registry: TaskTypeRegistry) -> None:
     assert "greater than or equal to 0" in problem.message
 
 
-def test_wait_seconds_above_the_inline_limit_is_rejected(registry: TaskTypeRegistry) -> None:
-    # Given a wait task of 99 seconds
-    document = {"name": "f", "start_task": "w", "tasks": [{"name": "w", "type": "wait", "parameters": {"seconds": 99}}]}
+def test_wait_seconds_above_a_year_are_rejected(registry: TaskTypeRegistry) -> None:
+    # Given a wait task longer than a Standard state machine may run
+    document = {"name": "f", "start_task": "w", "tasks": [{"name": "w", "type": "wait", "parameters": {"seconds": 40_000_000}}]}
     # When validating
     problem = only_problem(document, registry)
     # Then seconds is reported
     assert problem.field == "tasks[0].parameters.seconds"
-    assert "less than or equal to 5" in problem.message
+    assert "less than or equal to 31536000" in problem.message
 
 
 def test_wait_requires_seconds(registry: TaskTypeRegistry) -> None:

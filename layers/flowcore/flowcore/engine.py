@@ -50,7 +50,9 @@ def next_tasks(flow: CompiledFlow, task_name: str, result: TaskResult) -> tuple[
     return (following,) if following is not None else ()
 
 
-def decide(flow: CompiledFlow, run: RunRef, attempt: int, result: TaskResult, retry_delay_seconds: float = 0.0) -> Decision:
+def decide(
+    flow: CompiledFlow, run: RunRef, attempt: int, result: TaskResult, retry_delay_seconds: float = 0.0
+) -> Decision:
     """Route one ended attempt.
 
     `retry_delay_seconds` is the delay the caller drew for this attempt (see `retry_delay`); it is passed in

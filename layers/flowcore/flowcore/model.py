@@ -170,10 +170,12 @@ class CompiledFlow:
 class TaskResult:
     """What one attempt of a task produced."""
 
-    status: Literal[TaskStatus.SUCCESS, TaskStatus.FAILURE]
+    status: Literal[TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.WAITING]
     output: dict[str, Any] | None = None
     message: str | None = None
     error: str | None = None
+    #: With status WAITING: the task has not ended; dispatch it again (resumed) after this many seconds.
+    resume_after_seconds: float | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -16,7 +16,9 @@ Exactly-once commits rest on three rules:
 from __future__ import annotations
 
 import json
+import math
 import random
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -29,6 +31,7 @@ from flowcore.model import CompiledFlow, Decision, ExecutionStatus, RunRef, Task
 from flowcore.observability import logger
 from flowcore.store import (
     META,
+    DispatchGuard,
     ExecutionConflict,
     ExecutionRecord,
     ExecutionStore,
@@ -45,11 +48,9 @@ from flowcore.timers import Timers
 MAX_OUTPUT_BYTES = 64_000
 #: Below this, a retry is re-dispatched by the runner at once instead of through the timer.
 MIN_TIMER_DELAY_SECONDS = 1.0
+#: A claim outlives the task's own timeout by this much, so a slow commit is not mistaken for a death.
+LEASE_MARGIN_SECONDS = 30
 _COMMIT_ROUNDS = 8
-
-
-class LeaseHeld(RuntimeError):
-    """Another runner holds a live claim on this run; the record is retried later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +59,15 @@ class Dispatch:
     seq: int
     task_name: str | None  # None: the start task, known once the flow is loaded
     attempt: int
+    wait_until: int | None = None  # set when a wait task's timer resumed this run
 
     @property
     def from_start(self) -> bool:
         return self.task_name is None
+
+    @property
+    def guard(self) -> DispatchGuard:
+        return DispatchGuard(self.attempt, self.from_start, self.wait_until)
 
     @classmethod
     def from_image(cls, image: dict[str, Any]) -> Dispatch:
@@ -69,7 +75,8 @@ class Dispatch:
         if image["sk"] == META:
             return cls(execution_id=str(image["execution_id"]), seq=1, task_name=None, attempt=1)
         seq, task_name = parse_run_sort_key(str(image["sk"]))
-        return cls(str(image["pk"]).removeprefix("EXEC#"), seq, task_name, int(image.get("attempt", 1)))
+        wait_until = int(image["wait_until"]) if "wait_until" in image else None
+        return cls(str(image["pk"]).removeprefix("EXEC#"), seq, task_name, int(image.get("attempt", 1)), wait_until)
 
 
 class FlowCache:
@@ -137,7 +144,7 @@ class TaskRunner:
         if dispatch.from_start:
             return "skipped"  # the execution stopped before its first task: nothing was written
         try:
-            self._store.apply_run_update(self._store.skip_update(ref, dispatch.attempt, from_start=False))
+            self._store.apply_run_update(self._store.skip_update(ref, dispatch.guard))
         except RunConflict:
             return "duplicate"
         return "skipped"
@@ -145,73 +152,103 @@ class TaskRunner:
     def _run(self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch) -> str:
         task = flow.tasks[ref.task_name]
         task_type = self._registry.get(task.type)
+        if dispatch.from_start and flow.definition.timeout_seconds:
+            self._timers.schedule_timeout(ref.execution_id, flow.definition.timeout_seconds)
         claim = None
-        if task_type is not None and task_type.needs_claim:
+        if task_type is not None and (task_type.needs_claim or task.timeout_seconds):
             claim = uuid.uuid4().hex
-            lease_until = int(self._clock()) + (task.timeout_seconds or self._lease_seconds)
-            self._store.apply_run_update(
-                self._store.claim_update(ref, dispatch.attempt, claim, lease_until, dispatch.from_start)
-            )
+            lease_until = int(self._clock()) + (task.timeout_seconds or self._lease_seconds) + LEASE_MARGIN_SECONDS
+            self._store.apply_run_update(self._store.claim_update(ref, dispatch.guard, claim, lease_until))
 
         started = utc_now()
         tick = time.perf_counter()
         if task_type is None:  # validation keeps this out; a type removed since the flow was stored lands here
-            result = TaskResult(TaskStatus.FAILURE, message=f"Task {ref.task_name} failed", error=f"unknown task type '{task.type}'")
+            result = TaskResult(
+                TaskStatus.FAILURE, message=f"Task {ref.task_name} failed", error=f"unknown task type '{task.type}'"
+            )
         else:
-            context = TaskContext(ref.execution_id, ref.seq, ref.task_name, dispatch.attempt, task.parameters, execution.input, self._rand)
-            result = _guarded(task_type.execute, context)
+            context = TaskContext(
+                ref.execution_id,
+                ref.seq,
+                ref.task_name,
+                dispatch.attempt,
+                task.parameters,
+                execution.input,
+                self._rand,
+                resumed=dispatch.wait_until is not None,
+            )
+            result = _guarded(task_type.execute, context, task.timeout_seconds)
         duration_ms = max(1, round((time.perf_counter() - tick) * 1000))
         write = ResultWrite(result.status, dispatch.attempt, result, iso(started), iso(utc_now()), duration_ms)
 
-        delay = retry_delay(task.retry, dispatch.attempt, self._rand) if task.retry and not result.succeeded else 0.0
-        decision = decide(flow, ref, dispatch.attempt, result, delay)
-        outcome = self._commit(flow, execution, ref, write, decision, claim, dispatch.from_start)
-        logger.info("task run", extra={"outcome": outcome, "status": result.status, "duration_ms": duration_ms, "error": result.error})
+        if result.status is TaskStatus.WAITING:
+            outcome = self._park(ref, write, claim, dispatch.guard)
+        else:
+            delay = (
+                retry_delay(task.retry, dispatch.attempt, self._rand) if task.retry and not result.succeeded else 0.0
+            )
+            decision = decide(flow, ref, dispatch.attempt, result, delay)
+            outcome = self._commit(execution, ref, write, decision, claim, dispatch.guard)
+        logger.info(
+            "task run",
+            extra={"outcome": outcome, "status": result.status, "duration_ms": duration_ms, "error": result.error},
+        )
         return outcome
+
+    def _park(self, ref: RunRef, write: ResultWrite, claim: str | None, guard: DispatchGuard) -> str:
+        """A task that waits longer than a Lambda should: park the run and let the timer resume it."""
+        seconds = write.result.resume_after_seconds or 0.0
+        wait_until = math.ceil(self._clock() + seconds)
+        self._store.apply_run_update(
+            self._store.result_update(ref, replace(write, wait_until=wait_until), claim, guard)
+        )
+        self._timers.schedule_redispatch(ref, write.attempt, seconds, next_attempt=write.attempt)
+        return "waiting"
 
     def _commit(
         self,
-        flow: CompiledFlow,
         execution: ExecutionRecord,
         ref: RunRef,
         write: ResultWrite,
         decision: Decision,
         claim: str | None,
-        from_start: bool,
+        guard: DispatchGuard,
     ) -> str:
         store = self._store
         if decision.retry_delay_seconds is not None:
             delay = decision.retry_delay_seconds
             if delay < MIN_TIMER_DELAY_SECONDS:
-                parked = _replace(write, status=TaskStatus.PENDING, next_attempt=write.attempt + 1)
-                store.apply_run_update(store.result_update(ref, parked, claim, from_start))
+                parked = replace(write, status=TaskStatus.PENDING, next_attempt=write.attempt + 1)
+                store.apply_run_update(store.result_update(ref, parked, claim, guard))
                 return "retrying"
-            store.apply_run_update(store.result_update(ref, _replace(write, status=TaskStatus.WAITING), claim, from_start))
+            store.apply_run_update(store.result_update(ref, replace(write, status=TaskStatus.WAITING), claim, guard))
             self._timers.schedule_redispatch(ref, write.attempt, delay)
             return "retry scheduled"
 
         successors = decision.successors
         for _ in range(_COMMIT_ROUNDS):
             delta = len(successors) - 1
-            if delta == 0 or decision.limit_exceeded or execution.open_branches + delta == 0:
-                store.apply_run_update(store.result_update(ref, write, claim, from_start))
+            if decision.limit_exceeded or (execution.open_branches == 1 and delta <= 0):
+                # The only open branch: no sibling can race it, so the cheap path is safe (see _follow_up).
+                store.apply_run_update(store.result_update(ref, write, claim, guard))
                 self._follow_up(execution, ref, decision, successors)
                 return "committed"
             try:
                 store.commit(
-                    store.result_update(ref, _replace(write, atomic=True), claim, from_start),
+                    store.result_update(ref, replace(write, atomic=True), claim, guard),
                     successors,
-                    self._branch_update(execution, decision, delta),
+                    self._branch_update(execution, decision, delta) if delta else None,
                 )
                 return "committed"
             except SuccessorsExist as taken:
                 successors = tuple(ref for ref in successors if ref not in taken.refs)  # joined a sibling's run
+                continue
             except ExecutionConflict:
                 pass
             current = store.get_execution(execution.execution_id)
             if current is None or current.status is not ExecutionStatus.RUNNING:
                 # Stopped meanwhile (cancelled, timed out, deleted): record the result, start nothing more.
-                store.apply_run_update(store.result_update(ref, write, claim, from_start))
+                store.apply_run_update(store.result_update(ref, write, claim, guard))
                 return "committed after stop"
             execution = current
         raise ExecutionConflict()
@@ -231,11 +268,15 @@ class TaskRunner:
             failed=failed,
         )
 
-    def _follow_up(self, execution: ExecutionRecord, ref: RunRef, decision: Decision, successors: tuple[RunRef, ...]) -> None:
+    def _follow_up(
+        self, execution: ExecutionRecord, ref: RunRef, decision: Decision, successors: tuple[RunRef, ...]
+    ) -> None:
         """The writes that follow a non-atomic commit. Each is idempotent, so recovery can repeat them."""
         store = self._store
         if decision.limit_exceeded:
-            store.apply_execution_update(store.stop_execution_update(ref.execution_id, ExecutionStatus.FAILED, decision.reason))
+            store.apply_execution_update(
+                store.stop_execution_update(ref.execution_id, ExecutionStatus.FAILED, decision.reason)
+            )
         elif len(successors) == 1:
             store.put_successor(successors[0])
         elif not successors and execution.open_branches == 1:
@@ -246,15 +287,22 @@ class TaskRunner:
         if current is None or current.attempt != dispatch.attempt:
             return "duplicate"  # deleted, re-dispatched at a later attempt, or an older record
         if current.status is TaskStatus.RUNNING:
-            raise LeaseHeld(f"run {ref.sort_key} is claimed until {current.lease_until}")
+            return self._reclaim_later(ref, current)
+        if current.status is TaskStatus.WAITING:
+            # Parked, but the timer may not have been started before a crash: starting it again is harmless.
+            if current.wait_until is not None:
+                remaining = current.wait_until - self._clock()
+                self._timers.schedule_redispatch(
+                    ref, current.attempt, max(0.0, remaining), next_attempt=current.attempt
+                )
+            else:
+                task = flow.tasks[ref.task_name]
+                delay = retry_delay(task.retry, current.attempt, self._rand) if task.retry else 0.0
+                self._timers.schedule_redispatch(ref, current.attempt, max(delay, MIN_TIMER_DELAY_SECONDS))
+            return "recovered"
         result = current.result()
         if result is None or current.atomic:
             return "duplicate"
-        if current.status is TaskStatus.WAITING:
-            task = flow.tasks[ref.task_name]
-            delay = retry_delay(task.retry, current.attempt, self._rand) if task.retry else 0.0
-            self._timers.schedule_redispatch(ref, current.attempt, max(delay, MIN_TIMER_DELAY_SECONDS))
-            return "recovered"
         execution = self._store.get_execution(ref.execution_id)
         if execution is None or execution.status is not ExecutionStatus.RUNNING:
             return "duplicate"
@@ -262,14 +310,37 @@ class TaskRunner:
         self._follow_up(execution, ref, decision, decision.successors)
         return "recovered"
 
+    def _reclaim_later(self, ref: RunRef, current: RunRecord) -> str:
+        """A run claimed by a runner that may have died: re-dispatch it once its lease has run out, never before."""
+        remaining = (current.lease_until or 0) - self._clock()
+        if current.claim is None:
+            return "duplicate"
+        if remaining <= 0:
+            try:
+                self._store.apply_run_update(self._store.reclaim_update(ref, current.attempt, current.claim))
+            except RunConflict:
+                return "duplicate"
+            return "reclaimed"
+        self._timers.schedule_reclaim(ref, current.attempt, current.claim, remaining)
+        return "reclaim scheduled"
 
-def _guarded(run: Callable[[TaskContext], TaskResult], context: TaskContext) -> TaskResult:
-    """A task's own exception is that task's failure, never the runner's."""
-    try:
-        result = run(context)
-    except Exception as error:  # noqa: BLE001 - any error raised by task code is reported as the task's failure
-        logger.warning("task raised", extra={"error": repr(error)})
-        return TaskResult(TaskStatus.FAILURE, message=f"Task {context.task_name} failed", error=f"{type(error).__name__}: {error}")
+
+def _guarded(run: Callable[[TaskContext], TaskResult], context: TaskContext, timeout_seconds: int | None) -> TaskResult:
+    """A task's own exception is that task's failure, never the runner's; so is running past its timeout."""
+    if timeout_seconds:
+        outcome: list[TaskResult] = []
+        worker = threading.Thread(target=lambda: outcome.append(_contained(run, context)), daemon=True)
+        worker.start()
+        worker.join(timeout_seconds)
+        if not outcome:
+            return TaskResult(
+                TaskStatus.FAILURE,
+                message=f"Task {context.task_name} failed",
+                error=f"timed out after {timeout_seconds} seconds",
+            )
+        result = outcome[0]
+    else:
+        result = _contained(run, context)
     if result.output is not None:
         size = len(json.dumps(result.output, separators=(",", ":"), default=str))
         if size > MAX_OUTPUT_BYTES:
@@ -281,5 +352,11 @@ def _guarded(run: Callable[[TaskContext], TaskResult], context: TaskContext) -> 
     return result
 
 
-def _replace(write: ResultWrite, **changes: Any) -> ResultWrite:
-    return replace(write, **changes)
+def _contained(run: Callable[[TaskContext], TaskResult], context: TaskContext) -> TaskResult:
+    try:
+        return run(context)
+    except Exception as error:  # noqa: BLE001 - any error raised by task code is reported as the task's failure
+        logger.warning("task raised", extra={"error": repr(error)})
+        return TaskResult(
+            TaskStatus.FAILURE, message=f"Task {context.task_name} failed", error=f"{type(error).__name__}: {error}"
+        )

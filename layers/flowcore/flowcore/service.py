@@ -138,7 +138,9 @@ class FlowService:
     def cancel(self, execution_id: str) -> ExecutionRecord:
         execution = self._store.require_execution(execution_id)
         if execution.status not in ACTIVE_EXECUTION_STATUSES:
-            raise Conflict(f"execution '{execution_id}' is {execution.status}; only CREATED or RUNNING can be cancelled")
+            raise Conflict(
+                f"execution '{execution_id}' is {execution.status}; only CREATED or RUNNING can be cancelled"
+            )
         update = self._store.stop_execution_update(
             execution_id, ExecutionStatus.CANCELLED, "cancelled by request", from_created=True
         )

@@ -33,7 +33,6 @@ from flowcore.model import (
     TaskResult,
     TaskStatus,
     parse_run_sort_key,
-    run_sort_key,
 )
 
 if TYPE_CHECKING:
@@ -168,6 +167,7 @@ class RunRecord:
     claim: str | None = None
     lease_until: int | None = None
     atomic: bool = False
+    wait_until: int | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> RunRecord:
@@ -186,13 +186,17 @@ class RunRecord:
             claim=item.get("claim"),
             lease_until=int(item["lease_until"]) if "lease_until" in item else None,
             atomic=bool(item.get("atomic", False)),
+            wait_until=int(item["wait_until"]) if "wait_until" in item else None,
         )
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one."""
-        if self.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE) or (self.status is TaskStatus.WAITING and self.error):
-            status = TaskStatus.SUCCESS if self.status is TaskStatus.SUCCESS else TaskStatus.FAILURE
-            return TaskResult(status=status, output=self.output, message=self.message, error=self.error)
+        if self.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE) or (
+            self.status is TaskStatus.WAITING and self.error
+        ):
+            if self.status is TaskStatus.SUCCESS:
+                return TaskResult(TaskStatus.SUCCESS, output=self.output, message=self.message, error=self.error)
+            return TaskResult(TaskStatus.FAILURE, output=self.output, message=self.message, error=self.error)
         return None
 
 
@@ -241,6 +245,15 @@ class Update:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchGuard:
+    """What a run must still look like for the dispatch that read it to act on it."""
+
+    attempt: int
+    from_start: bool = False
+    wait_until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ResultWrite:
     """The fields a runner writes when an attempt ends.
 
@@ -257,6 +270,7 @@ class ResultWrite:
     duration_ms: int
     next_attempt: int | None = None
     atomic: bool = False
+    wait_until: int | None = None  # set when a wait task parks the run until then
 
 
 class ExecutionStore:
@@ -334,7 +348,10 @@ class ExecutionStore:
                 "gsi1sk": _s(flow_id),
             }
             head_condition: dict[str, Any] = (
-                {"ConditionExpression": "latest_version = :latest", "ExpressionAttributeValues": {":latest": _n(latest)}}
+                {
+                    "ConditionExpression": "latest_version = :latest",
+                    "ExpressionAttributeValues": {":latest": _n(latest)},
+                }
                 if head
                 else {"ConditionExpression": "attribute_not_exists(pk)"}
             )
@@ -342,7 +359,13 @@ class ExecutionStore:
                 self._call(
                     self._db.transact_write_items,
                     TransactItems=[
-                        {"Put": {"TableName": self._table, "Item": version_item, "ConditionExpression": "attribute_not_exists(pk)"}},
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": version_item,
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
                         {"Put": {"TableName": self._table, "Item": head_item, **head_condition}},
                     ],
                 )
@@ -458,7 +481,11 @@ class ExecutionStore:
                 UpdateExpression="SET #status = :running, started_at = :now",
                 ConditionExpression="#status = :created",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":running": _s(ExecutionStatus.RUNNING), ":created": _s(ExecutionStatus.CREATED), ":now": _s(self.now())},
+                ExpressionAttributeValues={
+                    ":running": _s(ExecutionStatus.RUNNING),
+                    ":created": _s(ExecutionStatus.CREATED),
+                    ":now": _s(self.now()),
+                },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -468,7 +495,9 @@ class ExecutionStore:
             if "Item" not in error.response:
                 raise NotFound(f"execution '{execution_id}' does not exist") from error
             current = ExecutionRecord.from_item(plain(error.response["Item"]))  # type: ignore[typeddict-item]
-            raise Conflict(f"execution '{execution_id}' is {current.status}; only a CREATED execution can be started") from error
+            raise Conflict(
+                f"execution '{execution_id}' is {current.status}; only a CREATED execution can be started"
+            ) from error
         return ExecutionRecord.from_item(plain(answer["Attributes"]))
 
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
@@ -569,7 +598,11 @@ class ExecutionStore:
         }
 
     def delete_run(self, ref: RunRef) -> None:
-        self._call(self._db.delete_item, TableName=self._table, Key={"pk": _s(exec_pk(ref.execution_id)), "sk": _s(ref.sort_key)})
+        self._call(
+            self._db.delete_item,
+            TableName=self._table,
+            Key={"pk": _s(exec_pk(ref.execution_id)), "sk": _s(ref.sort_key)},
+        )
 
     def put_successor(self, ref: RunRef) -> bool:
         """Create a PENDING run unless it exists already; True when this call created it."""
@@ -586,8 +619,9 @@ class ExecutionStore:
             raise
         return True
 
-    def claim_update(self, ref: RunRef, attempt: int, token: str, lease_until: int, from_start: bool) -> Update:
-        condition, values = _dispatch_condition(attempt, from_start)
+    def claim_update(self, ref: RunRef, guard: DispatchGuard, token: str, lease_until: int) -> Update:
+        condition, values = _dispatch_condition(guard)
+        attempt = guard.attempt
         return Update(
             key={"pk": _s(exec_pk(ref.execution_id)), "sk": _s(ref.sort_key)},
             expression="SET #status = :running, attempt = :attempt, claim = :token, lease_until = :lease, "
@@ -605,13 +639,32 @@ class ExecutionStore:
             condition=condition,
         )
 
-    def result_update(self, ref: RunRef, write: ResultWrite, claim: str | None, from_start: bool) -> Update:
+    def reclaim_update(self, ref: RunRef, attempt: int, claim: str) -> Update:
+        """Hand a run whose lease ran out back to the stream: RUNNING under `claim` -> PENDING."""
+        return Update(
+            key={"pk": _s(exec_pk(ref.execution_id)), "sk": _s(ref.sort_key)},
+            expression="SET #status = :pending REMOVE claim, lease_until",
+            names={"#status": "status"},
+            values={
+                ":pending": _s(TaskStatus.PENDING),
+                ":running": _s(TaskStatus.RUNNING),
+                ":claim": _s(claim),
+                ":attempt": _n(attempt),
+            },
+            condition="#status = :running AND claim = :claim AND attempt = :attempt",
+        )
+
+    def result_update(self, ref: RunRef, write: ResultWrite, claim: str | None, guard: DispatchGuard) -> Update:
         """The write that ends an attempt. Its condition is what makes a result commit at most once."""
         if claim is not None:
             condition = "#status = :running_status AND claim = :claim AND attempt = :attempt"
-            values: Item = {":running_status": _s(TaskStatus.RUNNING), ":claim": _s(claim), ":attempt": _n(write.attempt)}
+            values: Item = {
+                ":running_status": _s(TaskStatus.RUNNING),
+                ":claim": _s(claim),
+                ":attempt": _n(write.attempt),
+            }
         else:
-            condition, values = _dispatch_condition(write.attempt, from_start)
+            condition, values = _dispatch_condition(guard)
         result = write.result
         values.update(
             {
@@ -631,14 +684,18 @@ class ExecutionStore:
             key={"pk": _s(exec_pk(ref.execution_id)), "sk": _s(ref.sort_key)},
             expression="SET #status = :status, attempt = :set_attempt, started_at = :started, ended_at = :ended, "
             "duration_ms = :duration, message = :message, #output = :output, #error = :error, #atomic = :atomic, "
-            "expires_at = if_not_exists(expires_at, :expires) REMOVE claim, lease_until",
+            "expires_at = if_not_exists(expires_at, :expires)"
+            + (", wait_until = :park" if write.wait_until is not None else "")
+            + " REMOVE claim, lease_until"
+            + ("" if write.wait_until is not None else ", wait_until"),
             names={"#status": "status", "#output": "output", "#error": "error", "#atomic": "atomic"},
-            values=values,
+            values={**values, ":park": _n(write.wait_until)} if write.wait_until is not None else values,
             condition=condition,
         )
 
-    def skip_update(self, ref: RunRef, attempt: int, from_start: bool) -> Update:
-        condition, values = _dispatch_condition(attempt, from_start)
+    def skip_update(self, ref: RunRef, guard: DispatchGuard) -> Update:
+        condition, values = _dispatch_condition(guard)
+        attempt = guard.attempt
         return Update(
             key={"pk": _s(exec_pk(ref.execution_id)), "sk": _s(ref.sort_key)},
             expression="SET #status = :skipped, attempt = :attempt, ended_at = :now, "
@@ -657,7 +714,9 @@ class ExecutionStore:
     def apply_run_update(self, update: Update) -> None:
         """Apply a conditional run update alone; `RunConflict` carries the run as it stands when it fails."""
         try:
-            self._call(self._db.update_item, **update.params(self._table), ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            self._call(
+                self._db.update_item, **update.params(self._table), ReturnValuesOnConditionCheckFailure="ALL_OLD"
+            )
         except ClientError as error:
             if _error_code(error) == "ConditionalCheckFailedException":
                 old = error.response.get("Item")
@@ -675,7 +734,11 @@ class ExecutionStore:
     ) -> Update:
         """Move the branch count (and, when it reaches zero, the status) from the value the runner read."""
         names = {"#status": "status"}
-        values: Item = {":running": _s(ExecutionStatus.RUNNING), ":expected": _n(expected_open), ":open": _n(open_branches)}
+        values: Item = {
+            ":running": _s(ExecutionStatus.RUNNING),
+            ":expected": _n(expected_open),
+            ":open": _n(open_branches),
+        }
         sets = ["open_branches = :open"]
         if failed:
             sets.append("failed = :true")
@@ -759,17 +822,26 @@ class ExecutionStore:
             raise
         return True
 
-    def commit(self, run_update: Update, successors: tuple[RunRef, ...], execution_update: Update) -> None:
+    def commit(self, run_update: Update, successors: tuple[RunRef, ...], execution_update: Update | None) -> None:
         """Commit a result, its successors and the execution's branch count all at once.
 
         Raises `RunConflict` when the run had changed, `ExecutionConflict` when the execution had.
         """
-        items: list[Any] = [{"Update": {**run_update.params(self._table), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
+        items: list[Any] = [
+            {"Update": {**run_update.params(self._table), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+        ]
         items += [
-            {"Put": {"TableName": self._table, "Item": self.new_run_item(ref), "ConditionExpression": "attribute_not_exists(pk)"}}
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self.new_run_item(ref),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
             for ref in successors
         ]
-        items.append({"Update": execution_update.params(self._table)})
+        if execution_update is not None:
+            items.append({"Update": execution_update.params(self._table)})
         try:
             self._call(self._db.transact_write_items, TransactItems=items)
         except ClientError as error:
@@ -778,23 +850,35 @@ class ExecutionStore:
             reasons = error.response.get("CancellationReasons", [])
             codes = [str(reason.get("Code", "None")) for reason in reasons]
             if codes and codes[0] == "ConditionalCheckFailed":
-                old = reasons[0].get("Item")
+                old: Any = reasons[0].get("Item")
                 raise RunConflict(RunRecord.from_item(plain(old)) if old else None) from error
-            if codes and codes[-1] == "ConditionalCheckFailed":
+            if execution_update is not None and codes and codes[-1] == "ConditionalCheckFailed":
                 raise ExecutionConflict() from error
-            taken = tuple(ref for ref, code in zip(successors, codes[1:-1], strict=False) if code == "ConditionalCheckFailed")
+            taken = tuple(
+                ref for ref, code in zip(successors, codes[1:], strict=False) if code == "ConditionalCheckFailed"
+            )
             if taken:
                 raise SuccessorsExist(taken) from error
             raise StoreUnavailable(f"the commit was refused ({', '.join(codes)}); it will be retried") from error
 
     def _get(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
-        answer = self._call(self._db.get_item, TableName=self._table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=consistent)
+        answer = self._call(
+            self._db.get_item, TableName=self._table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=consistent
+        )
         item = answer.get("Item")
         return plain(item) if item else None
 
 
-def _dispatch_condition(attempt: int, from_start: bool) -> tuple[str, Item]:
-    """The run must still be the one dispatched: absent for a start dispatch, else PENDING at this attempt."""
-    if from_start:
+def _dispatch_condition(guard: DispatchGuard) -> tuple[str, Item]:
+    """The run must still be the one dispatched: absent for a start dispatch, else PENDING at this attempt,
+    and resumed from a wait exactly when the dispatch says so (a stale record from before the wait is not)."""
+    if guard.from_start:
         return "attribute_not_exists(pk)", {}
-    return "#status = :pending AND attempt = :attempt", {":pending": _s(TaskStatus.PENDING), ":attempt": _n(attempt)}
+    condition = "#status = :pending AND attempt = :attempt"
+    values: Item = {":pending": _s(TaskStatus.PENDING), ":attempt": _n(guard.attempt)}
+    if guard.wait_until is None:
+        condition += " AND attribute_not_exists(wait_until)"
+    else:
+        condition += " AND wait_until = :wait_until"
+        values[":wait_until"] = _n(guard.wait_until)
+    return condition, values

@@ -1,7 +1,7 @@
-"""Starts the timer state machine, which waits and then re-dispatches a task run.
+"""Starts the timer state machine (statemachine/timer.asl.json): wait, then one conditional write.
 
-The execution name is derived from the run and attempt, so scheduling the same retry twice (after a
-redelivered record) starts one timer, not two.
+Each timer's execution name is derived from what it is for, so scheduling the same timer twice (after
+a redelivered record) starts one execution, not two.
 """
 
 from __future__ import annotations
@@ -9,24 +9,26 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from flowcore.model import RunRef
-from flowcore.store import exec_pk
+from flowcore.store import META, exec_pk
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
+
+MAX_TIMER_SECONDS = 31_536_000  # a Standard state machine runs for a year at most
 
 
 class TimerUnavailable(RuntimeError):
     pass
 
 
-def timer_name(ref: RunRef, attempt: int) -> str:
-    digest = hashlib.sha256(f"{ref.execution_id}|{ref.sort_key}|{attempt}".encode()).hexdigest()[:40]
-    return f"retry-{digest}"
+def timer_name(action: str, *parts: object) -> str:
+    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()[:48]
+    return f"{action}-{digest}"
 
 
 class Timers:
@@ -34,19 +36,55 @@ class Timers:
         self._sfn = client
         self._arn = state_machine_arn
 
-    def schedule_redispatch(self, ref: RunRef, attempt: int, delay_seconds: float) -> None:
-        """After `delay_seconds`, move the run from WAITING at `attempt` to PENDING at `attempt + 1`."""
+    def schedule_redispatch(
+        self, ref: RunRef, attempt: int, delay_seconds: float, next_attempt: int | None = None
+    ) -> None:
+        """After the delay, a WAITING run at `attempt` becomes PENDING at `next_attempt` (default: the next one)."""
+        following = attempt + 1 if next_attempt is None else next_attempt
+        self._start(
+            timer_name("redispatch", ref.execution_id, ref.sort_key, attempt, following),
+            {
+                "action": "redispatch",
+                "pk": exec_pk(ref.execution_id),
+                "sk": ref.sort_key,
+                "attempt": str(attempt),
+                "next_attempt": str(following),
+            },
+            delay_seconds,
+        )
+
+    def schedule_reclaim(self, ref: RunRef, attempt: int, claim: str, delay_seconds: float) -> None:
+        """After the delay, a run still RUNNING under `claim` goes back to PENDING for another runner."""
+        self._start(
+            timer_name("reclaim", ref.execution_id, ref.sort_key, attempt, claim),
+            {
+                "action": "reclaim",
+                "pk": exec_pk(ref.execution_id),
+                "sk": ref.sort_key,
+                "attempt": str(attempt),
+                "claim": claim,
+            },
+            delay_seconds,
+        )
+
+    def schedule_timeout(self, execution_id: str, seconds: int) -> None:
+        """After `seconds`, a still RUNNING execution becomes TIMED_OUT."""
+        self._start(
+            timer_name("timeout", execution_id, META),
+            {
+                "action": "timeout",
+                "pk": exec_pk(execution_id),
+                "reason": f"the execution did not end within {seconds} seconds",
+            },
+            seconds,
+        )
+
+    def _start(self, name: str, payload: dict[str, Any], delay_seconds: float) -> None:
         if self._sfn is None or not self._arn:
             raise TimerUnavailable("no timer state machine is configured (TIMER_STATE_MACHINE_ARN)")
-        payload = {
-            "pk": exec_pk(ref.execution_id),
-            "sk": ref.sort_key,
-            "attempt": str(attempt),
-            "next_attempt": str(attempt + 1),
-            "seconds": max(0, math.ceil(delay_seconds)),
-        }
+        payload["seconds"] = min(MAX_TIMER_SECONDS, max(0, math.ceil(delay_seconds)))
         try:
-            self._sfn.start_execution(stateMachineArn=self._arn, name=timer_name(ref, attempt), input=json.dumps(payload))
+            self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
                 raise

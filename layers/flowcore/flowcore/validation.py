@@ -28,7 +28,9 @@ def field_path(loc: tuple[str | int, ...]) -> str:
 
 
 def problems_from_pydantic(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Problem]:
-    return [Problem(field_path(prefix + tuple(issue["loc"])), issue["msg"]) for issue in error.errors(include_url=False)]
+    return [
+        Problem(field_path(prefix + tuple(issue["loc"])), issue["msg"]) for issue in error.errors(include_url=False)
+    ]
 
 
 def parse_definition(document: Any) -> FlowDefinition:
@@ -44,50 +46,63 @@ def parse_definition(document: Any) -> FlowDefinition:
 
 
 def graph_problems(definition: FlowDefinition, registry: TaskTypeRegistry) -> list[Problem]:
-    problems: list[Problem] = []
     first_index: dict[str, int] = {}
+    problems = _task_problems(definition, registry, first_index)
+    if definition.start_task not in first_index:
+        problems.append(Problem("start_task", f"start_task '{definition.start_task}' is not a task of this flow"))
+    problems += _condition_problems(definition, first_index)
+    size = len(json.dumps(definition.model_dump(mode="json", exclude_none=True), separators=(",", ":")))
+    if size > MAX_DEFINITION_BYTES:
+        problems.append(Problem("body", f"the definition is {size} bytes once stored; at most {MAX_DEFINITION_BYTES}"))
+    return problems
+
+
+def _task_problems(
+    definition: FlowDefinition, registry: TaskTypeRegistry, first_index: dict[str, int]
+) -> list[Problem]:
+    """Duplicate names, unknown types, bad parameters; fills `first_index` with each name's first position."""
+    problems: list[Problem] = []
     for index, task in enumerate(definition.tasks):
         if task.name in first_index:
+            first = first_index[task.name]
             problems.append(
-                Problem(f"tasks[{index}].name", f"duplicate task name '{task.name}' (first at tasks[{first_index[task.name]}])")
+                Problem(f"tasks[{index}].name", f"duplicate task name '{task.name}' (first at tasks[{first}])")
             )
         else:
             first_index[task.name] = index
         problems.extend(registry.problems(task.type, task.parameters, f"tasks[{index}]"))
+    return problems
 
-    if definition.start_task not in first_index:
-        problems.append(Problem("start_task", f"start_task '{definition.start_task}' is not a task of this flow"))
 
+def _condition_problems(definition: FlowDefinition, tasks: dict[str, int]) -> list[Problem]:
+    problems: list[Problem] = []
     per_source: dict[str, int] = {}
-    seen_condition_names: dict[str, int] = {}
+    names: dict[str, int] = {}
     for index, condition in enumerate(definition.conditions):
         where = f"conditions[{index}]"
-        if condition.name is not None:
-            if condition.name in seen_condition_names:
-                first = seen_condition_names[condition.name]
-                problems.append(Problem(f"{where}.name", f"duplicate condition name '{condition.name}' (first at conditions[{first}])"))
-            seen_condition_names.setdefault(condition.name, index)
-        if condition.source_task not in first_index:
-            problems.append(Problem(f"{where}.source_task", f"source_task '{condition.source_task}' is not a task of this flow"))
+        if condition.name is not None and condition.name in names:
+            first = names[condition.name]
+            message = f"duplicate condition name '{condition.name}' (first at conditions[{first}])"
+            problems.append(Problem(f"{where}.name", message))
+        elif condition.name is not None:
+            names[condition.name] = index
+        if condition.source_task not in tasks:
+            message = f"source_task '{condition.source_task}' is not a task of this flow"
+            problems.append(Problem(f"{where}.source_task", message))
         if normalise_outcome(condition.outcome) not in _OUTCOMES:
-            problems.append(Problem(f"{where}.outcome", f"outcome '{condition.outcome}' must be 'success' or 'failure'"))
+            problems.append(
+                Problem(f"{where}.outcome", f"outcome '{condition.outcome}' must be 'success' or 'failure'")
+            )
         for target_field in ("target_task_success", "target_task_failure"):
             target = getattr(condition, target_field)
-            if not is_end(target) and target not in first_index:
-                problems.append(
-                    Problem(f"{where}.{target_field}", f"target '{target}' is not a task of this flow (use 'end' to stop)")
-                )
+            if not is_end(target) and target not in tasks:
+                message = f"target '{target}' is not a task of this flow (use 'end' to stop)"
+                problems.append(Problem(f"{where}.{target_field}", message))
         per_source[condition.source_task] = per_source.get(condition.source_task, 0) + 1
-
     for source, count in per_source.items():
         if count > MAX_CONDITIONS_PER_TASK:
-            problems.append(
-                Problem("conditions", f"task '{source}' is the source of {count} conditions; at most {MAX_CONDITIONS_PER_TASK}")
-            )
-
-    size = len(json.dumps(definition.model_dump(mode="json", exclude_none=True), separators=(",", ":")))
-    if size > MAX_DEFINITION_BYTES:
-        problems.append(Problem("body", f"the definition is {size} bytes once stored; at most {MAX_DEFINITION_BYTES}"))
+            message = f"task '{source}' is the source of {count} conditions; at most {MAX_CONDITIONS_PER_TASK}"
+            problems.append(Problem("conditions", message))
     return problems
 
 

@@ -25,6 +25,8 @@ class TaskContext:
     parameters: dict[str, Any]
     execution_input: dict[str, Any]
     rand: Callable[[], float] = field(default=random.random)
+    #: True when a timer resumed this run after the task asked to wait.
+    resumed: bool = False
 
     @property
     def idempotency_key(self) -> str:

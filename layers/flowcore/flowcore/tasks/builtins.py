@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from flowcore.model import TaskResult
+from flowcore.model import TaskResult, TaskStatus
 from flowcore.tasks.base import ForcedOutcomeParameters, TaskContext, TaskType, succeeded
 
 MAX_INLINE_WAIT_SECONDS = 5
+MAX_WAIT_SECONDS = 31_536_000
 
 
 class PassTask(TaskType):
@@ -71,19 +72,26 @@ class PrintTask(TaskType):
 
 
 class WaitParameters(ForcedOutcomeParameters):
-    seconds: float = Field(ge=0, le=MAX_INLINE_WAIT_SECONDS, description="how long to wait")
+    seconds: float = Field(ge=0, le=MAX_WAIT_SECONDS, description="how long to wait")
 
 
 class WaitTask(TaskType):
-    """Waits inside the runner. Bounded to a few seconds so that a Lambda never idles for long."""
+    """Short waits sleep in the runner; longer ones park the run and the timer state machine resumes it."""
 
     name = "wait"
-    description = f"Waits `seconds` (at most {MAX_INLINE_WAIT_SECONDS}) and succeeds."
+    description = f"Waits `seconds` (up to a year; above {MAX_INLINE_WAIT_SECONDS} s through the timer) and succeeds."
     parameters_model = WaitParameters
     needs_claim: ClassVar[bool] = True
 
     def run(self, ctx: TaskContext, params: WaitParameters) -> TaskResult:
-        time.sleep(params.seconds)
+        if not ctx.resumed and params.seconds > MAX_INLINE_WAIT_SECONDS:
+            return TaskResult(
+                status=TaskStatus.WAITING,
+                message=f"Task {ctx.task_name} is waiting",
+                resume_after_seconds=params.seconds,
+            )
+        if not ctx.resumed:
+            time.sleep(params.seconds)
         return succeeded(ctx, {"waited_seconds": params.seconds})
 
 
