@@ -259,3 +259,53 @@ def sqs_failure_sink(sqs: Any, queue_url: str) -> Callable[[dict[str, Any]], Non
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
 
     return send
+
+
+class QueuePump:
+    """Lambda's SQS event source, enough for the failure queue: batches of up to ten, partial failures."""
+
+    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, handler: Handler, function_name: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+        self._arn = queue_arn
+        self._handler = handler
+        self._function_name = function_name
+
+    def poll(self) -> int:
+        messages = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not messages:
+            return 0
+        records = [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000))},
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self._arn,
+                "awsRegion": "us-east-1",
+            }
+            for message in messages
+        ]
+        try:
+            response = self._handler({"Records": records}, LambdaContext(function_name=self._function_name))
+        except Exception:  # noqa: BLE001 - the messages stay on the queue and come back, as on AWS
+            return len(messages)
+        failed = {str(item.get("itemIdentifier")) for item in (response or {}).get("batchItemFailures", [])}
+        for record in records:
+            if record["messageId"] not in failed:
+                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=record["receiptHandle"])
+        return len(messages)
+
+    def drain(self, max_polls: int = 1000) -> int:
+        total = 0
+        for _ in range(max_polls):
+            count = self.poll()
+            if count == 0:
+                break
+            total += count
+        return total

@@ -10,6 +10,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard retry mode backs off on throttling; the runner's own recovery covers what is left.
@@ -28,7 +29,14 @@ def stepfunctions() -> SFNClient:
     return client  # type: ignore[no-any-return]
 
 
+@cache
+def streams() -> DynamoDBStreamsClient:
+    client: Any = boto3.client("dynamodbstreams", config=_CONFIG)
+    return client  # type: ignore[no-any-return]
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
+    streams.cache_clear()

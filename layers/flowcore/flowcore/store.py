@@ -783,6 +783,30 @@ class ExecutionStore:
             condition="#status IN (:running, :created)",
         )
 
+    def fail_execution(self, execution_id: str, reason: str, run_sort_key: str | None) -> bool:
+        """Fail a RUNNING execution (and the run that could not be processed); False when it had ended."""
+        if run_sort_key is not None:
+            try:
+                self._call(
+                    self._db.update_item,
+                    TableName=self._table,
+                    Key={"pk": _s(exec_pk(execution_id)), "sk": _s(run_sort_key)},
+                    UpdateExpression="SET #status = :failure, #error = :reason, ended_at = :now",
+                    ConditionExpression="#status IN (:pending, :running)",
+                    ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                    ExpressionAttributeValues={
+                        ":failure": _s(TaskStatus.FAILURE),
+                        ":reason": _s(reason),
+                        ":now": _s(self.now()),
+                        ":pending": _s(TaskStatus.PENDING),
+                        ":running": _s(TaskStatus.RUNNING),
+                    },
+                )
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise
+        return self.apply_execution_update(self.stop_execution_update(execution_id, ExecutionStatus.FAILED, reason))
+
     def skip_open_runs(self, execution_id: str) -> int:
         """Mark every PENDING or WAITING run SKIPPED; runs already claimed finish on their own."""
         skipped = 0

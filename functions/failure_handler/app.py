@@ -1,0 +1,45 @@
+"""Consumer of the runner's OnFailure queue: executions whose records the runner gave up on end FAILED."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from flowcore import aws
+from flowcore.failures import FailedBatchHandler
+from flowcore.observability import logger, tracer
+from flowcore.settings import settings
+from flowcore.store import ExecutionStore
+
+processor = BatchProcessor(event_type=EventType.SQS)
+_handler: FailedBatchHandler | None = None
+
+
+def handler() -> FailedBatchHandler:
+    global _handler
+    if _handler is None:
+        config = settings()
+        store = ExecutionStore(aws.dynamodb(), config.table_name, config.retention_days)
+        _handler = FailedBatchHandler(store, aws.streams())
+    return _handler
+
+
+def reset() -> None:
+    global _handler
+    _handler = None
+
+
+def record_handler(record: SQSRecord) -> int:
+    message: dict[str, Any] = json.loads(record.body)
+    return handler().handle(message)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

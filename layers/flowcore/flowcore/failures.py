@@ -1,0 +1,87 @@
+"""What happens to a stream batch the runner gave up on: its executions fail, with the reason, instead
+of staying RUNNING forever.
+
+The event source mapping sends the OnFailure queue only the batch's coordinates (shard, first and last
+sequence numbers). The records are read again from the stream by those numbers; every dispatch among
+them fails its task run and its execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from flowcore.model import ExecutionStatus, TaskStatus
+from flowcore.observability import logger
+from flowcore.store import META, ExecutionStore, plain
+
+_TRIMMED = frozenset({"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"})
+
+
+def is_dispatch(record: dict[str, Any]) -> bool:
+    """The records the runner's FilterCriteria let through (template.yaml), as plain images."""
+    event = record.get("eventName")
+    new = plain(record.get("dynamodb", {}).get("NewImage") or {})
+    old = plain(record.get("dynamodb", {}).get("OldImage") or {})
+    sort_key = str(new.get("sk", ""))
+    if sort_key.startswith("RUN#"):
+        return event in ("INSERT", "MODIFY") and new.get("status") == TaskStatus.PENDING
+    if sort_key == META and new.get("status") == ExecutionStatus.RUNNING:
+        return event == "INSERT" or (event == "MODIFY" and old.get("status") == ExecutionStatus.CREATED)
+    return False
+
+
+class FailedBatchHandler:
+    def __init__(self, store: ExecutionStore, streams: Any) -> None:
+        self._store = store
+        self._streams = streams
+
+    def handle(self, message: dict[str, Any]) -> int:
+        """Fail every execution dispatched in the batch `message` describes; returns how many were failed."""
+        info = message["DDBStreamBatchInfo"]
+        condition = message.get("requestContext", {}).get("condition", "RetryAttemptsExhausted")
+        attempts = message.get("requestContext", {}).get("approximateInvokeCount", "several")
+        failed = 0
+        for record in self._records(info):
+            if not is_dispatch(record):
+                continue
+            image = plain(record["dynamodb"]["NewImage"])
+            execution_id = str(image.get("execution_id") or str(image["pk"]).removeprefix("EXEC#"))
+            where = "its start" if image["sk"] == META else f"task run {image['sk'].removeprefix('RUN#')}"
+            reason = f"the runner gave up on {where} after {attempts} attempts ({condition})"
+            if self._store.fail_execution(execution_id, reason, None if image["sk"] == META else str(image["sk"])):
+                failed += 1
+                logger.warning(
+                    "execution failed by the failure queue", extra={"execution_id": execution_id, "reason": reason}
+                )
+        return failed
+
+    def _records(self, info: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+        try:
+            iterator = self._streams.get_shard_iterator(
+                StreamArn=info["streamArn"],
+                ShardId=info["shardId"],
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                SequenceNumber=info["startSequenceNumber"],
+            )["ShardIterator"]
+            while iterator:
+                page = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+                records = page.get("Records", [])
+                for record in records:
+                    number = int(record["dynamodb"]["SequenceNumber"])
+                    if number > last:
+                        return
+                    if number >= first:
+                        yield record
+                if not records:
+                    return
+                iterator = page.get("NextShardIterator")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _TRIMMED:
+                # Past the stream's 24 hours: nothing left to read. The alarm on the queue tells a person.
+                logger.error("failed batch no longer in the stream", extra={"batch": info})
+                return
+            raise
