@@ -228,7 +228,11 @@ def test_negative_fail_times_is_rejected(registry: TaskTypeRegistry) -> None:
 
 def test_wait_seconds_above_a_year_are_rejected(registry: TaskTypeRegistry) -> None:
     # Given a wait task longer than a Standard state machine may run
-    document = {"name": "f", "start_task": "w", "tasks": [{"name": "w", "type": "wait", "parameters": {"seconds": 40_000_000}}]}
+    document = {
+        "name": "f",
+        "start_task": "w",
+        "tasks": [{"name": "w", "type": "wait", "parameters": {"seconds": 40_000_000}}],
+    }
     # When validating
     problem = only_problem(document, registry)
     # Then seconds is reported
