@@ -6,6 +6,7 @@ import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flowcore import aws
 from flowcore.errors import BadRequest, FlowError, PayloadTooLarge
 from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus, FlowDefinition
-from flowcore.observability import logger, tracer
+from flowcore.observability import logger
 from flowcore.service import FlowService, execution_summary
 from flowcore.settings import settings
 from flowcore.store import ExecutionStore
@@ -26,6 +27,7 @@ from flowcore.validation import field_path
 MAX_BODY_BYTES = 1024 * 1024
 SERVICE_VERSION = "1.0.0"
 
+tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/docs", title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
 

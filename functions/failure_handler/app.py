@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flowcore import aws
 from flowcore.failures import FailedBatchHandler
-from flowcore.observability import logger, tracer
+from flowcore.observability import logger, metrics
 from flowcore.settings import settings
 from flowcore.store import ExecutionStore
 
@@ -36,10 +37,12 @@ def reset() -> None:
 
 def record_handler(record: SQSRecord) -> int:
     message: dict[str, Any] = json.loads(record.body)
-    return handler().handle(message)
+    failed = handler().handle(message)
+    metrics.add_metric(name="ExecutionsFailedByFailureQueue", unit=MetricUnit.Count, value=failed)
+    return failed
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flowcore import aws
-from flowcore.observability import logger, tracer
+from flowcore.observability import logger
 from flowcore.runner import TaskRunner
 from flowcore.settings import settings
 from flowcore.store import ExecutionStore, plain
@@ -46,6 +46,5 @@ def record_handler(record: DynamoDBRecord) -> str:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

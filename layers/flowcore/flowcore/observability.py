@@ -1,7 +1,10 @@
-"""One logger, tracer and metrics for the service; the service name comes from POWERTOOLS_SERVICE_NAME."""
+"""One logger and one metrics object for the service; the service name comes from POWERTOOLS_SERVICE_NAME.
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+No tracer here: only the API traces (X-Ray). The stream consumers run once per transition, where a
+trace would cost more than the transition itself and its SDK more than a third of the cold start.
+"""
+
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="FlowManager")

@@ -36,7 +36,7 @@ class TaskContext:
 class ForcedOutcomeParameters(BaseModel):
     """Parameters every built-in accepts, so users and tests can force an outcome."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     failure_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="fails when random() < rate")
     fail_times: int = Field(default=0, ge=0, le=100, description="fail the first N attempts")
