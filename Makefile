@@ -10,6 +10,8 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
+# Lambda puts the layer's code on the path (/opt/python); here the layer is a folder of the checkout.
+export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
 .PHONY: help run test lint typecheck sam-check unit faults bench clean
 
