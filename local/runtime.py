@@ -1,0 +1,378 @@
+"""The whole local stack in one process: moto's server, the API over HTTP, and the pollers.
+
+`python -m local` runs it until Ctrl-C; the end-to-end tests start it on free ports. The handlers are the
+deployed code, unchanged: they find moto through `AWS_ENDPOINT_URL` and the resources through the same
+environment variables the template gives them.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.request
+from collections.abc import Callable
+from typing import Any, Self
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.esm import Handler, QueuePump, StreamPump, sqs_failure_sink
+from local.poller import Poller
+from local.server import ApiServer
+from local.stack import LocalStack, create_stack
+from local.streams import StreamCursor
+
+log = logging.getLogger("local")
+
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+#: Settings from the user's shell that would send the handlers somewhere other than this moto server.
+_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+_LOOPBACK = "127.0.0.1,localhost"
+#: Talks to moto directly, whatever proxy the shell configures.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class PortUnavailable(RuntimeError):
+    """A port the stack needs cannot be listened on; the message says which and what to do."""
+
+
+def _unavailable(error: OSError, role: str, host: str, port: int, flag: str) -> PortUnavailable:
+    if error.errno == errno.EADDRINUSE:
+        return PortUnavailable(f"port {port} ({role}) is already in use; stop what uses it or pick another with {flag}")
+    return PortUnavailable(f"cannot listen on {host}:{port} ({role}): {error.strerror or error}")
+
+
+def _probe(host: str, port: int) -> None:
+    """Bind the port for a moment, so a taken port is reported before moto's server prints its own advice."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+class _OneAtATime:
+    """A WSGI app that serves one request at a time.
+
+    moto's backends are not thread-safe, and the API, the pollers and Step Functions' own threads all call
+    the server at once. The worst case loses writes: a cancelled TransactWriteItems puts back a copy of the
+    table taken before it, dropping what other requests wrote meanwhile.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self._lock:
+            result = self._app(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server, serialised, and a bind failure is raised instead of hanging `start()`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(ip_address=host, port=port, verbose=False)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        super().start()
+        if self._server is not None:
+            self._server.app = _OneAtATime(self._server.app)
+
+    def _server_entry(self) -> None:
+        try:
+            super()._server_entry()
+        except BaseException as error:  # noqa: BLE001 - werkzeug calls sys.exit(1) on a taken port
+            self.error = error
+            self._server_ready_event.set()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._server is not None:
+            self._server.server_close()
+
+
+def _api_handler(event: dict[str, Any], context: Any) -> Any:
+    # Imported on first use: the handlers must not be imported before the environment points at moto.
+    from functions.api.app import lambda_handler
+
+    return lambda_handler(event, context)
+
+
+def _logged(function_name: str, handler: Handler) -> Handler:
+    """Lambda writes a function error's trace to the log; the pumps only count it as a failed batch."""
+
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except Exception:
+            log.exception("%s raised; its batch will be retried", function_name)
+            raise
+
+    return invoke
+
+
+def _reported(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def send(message: dict[str, Any]) -> None:
+        info = message["DDBStreamBatchInfo"]
+        log.error(
+            "gave up on %d stream record(s) after %d invocations; sent to the failure queue (sequence numbers %s..%s)",
+            info["batchSize"],
+            message["requestContext"]["approximateInvokeCount"],
+            info["startSequenceNumber"],
+            info["endSequenceNumber"],
+        )
+        sink(message)
+
+    return send
+
+
+def _warm_up() -> None:
+    """Build the handlers' clients and load what they import lazily, here, on one thread.
+
+    boto3's default session is not safe to create clients from on two threads at once, and the first
+    request and the first stream batch would otherwise do exactly that.
+    """
+    from functions.api import app as api_app
+    from functions.failure_handler import app as failure_app
+    from functions.task_runner import app as runner_app
+    from local.apigw import http_event
+    from local.esm import LambdaContext
+
+    runner_app.runner()
+    failure_app.handler()
+    api_app.service()
+    api_app.lambda_handler(http_event("GET", "/health"), LambdaContext("ApiFunction"))
+
+
+class LocalRuntime:
+    """Start with `start()` (or `with LocalRuntime(...) as runtime:`); port 0 picks a free port."""
+
+    _running = threading.Lock()
+
+    def __init__(
+        self,
+        port: int = 3000,
+        moto_port: int = 5000,
+        host: str = "127.0.0.1",
+        stack_name: str = "flow-manager-local",
+        poll_interval: float = 0.05,
+        log_level: str | None = None,
+    ) -> None:
+        self.host = host
+        self._port = port
+        self._moto_port = moto_port
+        self._stack_name = stack_name
+        self._poll_interval = poll_interval
+        self._log_level = log_level  # set: the handlers log in the console format at this level
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_sfn_config: dict[str, Any] | None = None
+        self._moto: _MotoServer | None = None
+        self._api: ApiServer | None = None
+        self._api_thread: threading.Thread | None = None
+        self._pollers: list[Poller] = []
+        self.stack: LocalStack | None = None
+        self.pump: StreamPump | None = None
+        self._holds_process = False
+
+    # -- addresses ------------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._api.server_address[1] if self._api else self._port
+
+    @property
+    def moto_port(self) -> int:
+        return self._moto.get_host_and_port()[1] if self._moto and self._moto.error is None else self._moto_port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://{self.host}:{self.moto_port}"
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("Flow Manager is running: API %s (Swagger UI %s/docs), moto %s", self.url, self.url, self.moto_url)
+        return self
+
+    def _start(self) -> None:
+        try:  # the API's socket first: it is the one a second `make run` collides with
+            self._api = ApiServer((self.host, self._port), _api_handler)
+        except OSError as error:
+            raise _unavailable(error, "the API", self.host, self._port, "--port or PORT") from None
+        try:
+            _probe(self.host, self._moto_port)
+        except OSError as error:
+            raise _unavailable(error, "moto", self.host, self._moto_port, "--moto-port or MOTO_PORT") from None
+        # moto's backends and the handlers' caches are per process: a second stack would share (and reset) them.
+        if not LocalRuntime._running.acquire(blocking=False):
+            raise RuntimeError("a local stack is already running in this process")
+        self._holds_process = True
+        self._start_moto()
+        self._set_environment(self._aws_environment())
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            aws_session_token="testing",
+            region_name=REGION,
+        )
+        self.stack = create_stack(session, self._stack_name, endpoint_url=self.moto_url)
+        self._set_environment(self.stack.environment())
+        self._reset_handlers()
+        if self._log_level:
+            from local.logs import use_console_format
+
+            use_console_format(self._log_level)
+        _warm_up()
+
+        from functions.failure_handler import app as failure_app
+        from functions.task_runner import app as runner_app
+
+        sqs = session.client("sqs", endpoint_url=self.moto_url)
+        self.pump = StreamPump(
+            StreamCursor(session.client("dynamodbstreams", endpoint_url=self.moto_url)),
+            self.stack.stream_arn,
+            _logged("TaskRunnerFunction", runner_app.lambda_handler),
+            self.stack.spec.mapping,
+            on_failure=_reported(sqs_failure_sink(sqs, self.stack.queue_url)),
+        )
+        failures = QueuePump(
+            sqs,
+            self.stack.queue_url,
+            self.stack.queue_arn,
+            _logged("FailureHandlerFunction", failure_app.lambda_handler),
+            "FailureHandlerFunction",
+        )
+        self._pollers = [
+            Poller("stream-poller", self.pump, self._poll_interval),
+            Poller("failure-queue-poller", failures, max(self._poll_interval, 0.5)),
+        ]
+        for poller in self._pollers:
+            poller.start()
+        self._api_thread = threading.Thread(target=self._api.serve_forever, name="api-server", daemon=True)
+        self._api_thread.start()
+
+    def _start_moto(self) -> None:
+        moto = _MotoServer(self.host, self._moto_port)
+        moto.start()
+        if moto.error is not None:
+            raise PortUnavailable(f"moto's server could not start on {self.host}:{self._moto_port}: {moto.error!r}")
+        self._moto = moto
+        # Step Functions runs state machines only when asked; the timer's DynamoDB task calls back into this
+        # server, on the port MOTO_PORT names (5000 otherwise).
+        self._saved_sfn_config = self._moto_config().get("stepfunctions")
+        self._moto_config({"stepfunctions": {"execute_state_machine": True}})
+
+    def _moto_config(self, change: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(change).encode() if change is not None else None
+        request = urllib.request.Request(
+            f"{self.moto_url}/moto-api/config", data=data, method="POST" if data else "GET"
+        )
+        request.add_header("content-type", "application/json")
+        with _DIRECT.open(request, timeout=10) as response:
+            config: dict[str, Any] = json.load(response)
+        return config
+
+    def _aws_environment(self) -> dict[str, str | None]:
+        no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY") or os.environ.get("no_proxy"), _LOOPBACK]))
+        overrides = [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")]
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "MOTO_PORT": str(self.moto_port),
+            "NO_PROXY": no_proxy,
+            "no_proxy": no_proxy,
+            **dict.fromkeys([*_UNSET, *overrides]),
+        }
+
+    def _set_environment(self, values: dict[str, str] | dict[str, str | None]) -> None:
+        """Set (or, for None, remove) variables, remembering the first value of each for `stop()`."""
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @staticmethod
+    def _reset_handlers() -> None:
+        """The handlers cache clients and settings per process; they must be built from the current environment."""
+        from flowcore import aws
+        from flowcore.settings import settings
+        from functions.api import app as api_app
+        from functions.failure_handler import app as failure_app
+        from functions.task_runner import app as runner_app
+
+        aws.reset()
+        settings.cache_clear()
+        api_app.reset()
+        runner_app.reset()
+        failure_app.reset()
+
+    def stop(self) -> None:
+        """Stop taking requests, let the poller finish its batch, then stop moto. Safe to call twice."""
+        if self._api is not None:
+            if self._api_thread is not None:
+                self._api.shutdown()
+                self._api_thread.join()
+            self._api.server_close()
+            self._api = None
+            self._api_thread = None
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._moto is not None:
+            self._stop_moto(self._moto)
+            self._moto = None
+        if self._saved_env:
+            for name, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            self._saved_env.clear()
+            self._reset_handlers()
+        if self._holds_process:
+            self._holds_process = False
+            LocalRuntime._running.release()
+
+    def _stop_moto(self, moto: _MotoServer) -> None:
+        try:  # leave the process's moto state as it was: the tests share it with in-process mocks
+            self._moto_config({"stepfunctions": self._saved_sfn_config or {"execute_state_machine": False}})
+            reset = urllib.request.Request(f"{self.moto_url}/moto-api/reset", data=b"", method="POST")
+            _DIRECT.open(reset, timeout=10).close()
+        except OSError as error:
+            log.warning("could not reset moto before stopping it: %r", error)
+        moto.stop()
