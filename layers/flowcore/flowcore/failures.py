@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
-from flowcore.model import ExecutionStatus, TaskStatus
+from flowcore.errors import FlowError
+from flowcore.model import ExecutionStatus, TaskStatus, run_sort_key
 from flowcore.observability import logger
 from flowcore.store import META, ExecutionStore, plain
 
@@ -49,14 +51,28 @@ class FailedBatchHandler:
                 continue
             image = plain(record["dynamodb"]["NewImage"])
             execution_id = str(image.get("execution_id") or str(image["pk"]).removeprefix("EXEC#"))
-            where = "its start" if image["sk"] == META else f"task run {image['sk'].removeprefix('RUN#')}"
-            reason = f"the runner gave up on {where} after {attempts} attempts ({condition})"
-            if self._store.fail_execution(execution_id, reason, None if image["sk"] == META else str(image["sk"])):
+            if image["sk"] == META:
+                done = self._fail_start(execution_id, f"the runner gave up on its start after {attempts} attempts")
+            else:
+                run = str(image["sk"]).removeprefix("RUN#")
+                reason = f"the runner gave up on task run {run} after {attempts} attempts ({condition})"
+                done = self._store.fail_dispatch(execution_id, str(image["sk"]), int(image.get("attempt", 1)), reason)
+            if done:
                 failed += 1
-                logger.warning(
-                    "execution failed by the failure queue", extra={"execution_id": execution_id, "reason": reason}
-                )
+                logger.warning("execution failed by the failure queue", extra={"execution_id": execution_id})
         return failed
+
+    def _fail_start(self, execution_id: str, reason: str) -> bool:
+        execution = self._store.get_execution(execution_id)
+        if execution is None:
+            return False
+        try:
+            start_task = self._store.get_flow(execution.flow_id, execution.flow_version).definition.start_task
+        except (FlowError, ValidationError):
+            # The flow version itself is unreadable, so the start task cannot have run: fail the execution alone.
+            update = self._store.stop_execution_update(execution_id, ExecutionStatus.FAILED, reason)
+            return self._store.apply_execution_update(update)
+        return self._store.fail_dispatch(execution_id, run_sort_key(1, start_task), None, reason)
 
     def _records(self, info: dict[str, Any]) -> Iterator[dict[str, Any]]:
         first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])

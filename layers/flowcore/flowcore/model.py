@@ -161,6 +161,11 @@ class CompiledFlow:
     def has_conditions(self) -> bool:
         return bool(self.definition.conditions)
 
+    @property
+    def may_branch(self) -> bool:
+        """Whether some task has several conditions, so that branches can run in parallel and join."""
+        return any(len(conditions) > 1 for conditions in self.conditions_by_source.values())
+
     def next_in_order(self, task_name: str) -> str | None:
         index = self.task_order.index(task_name)
         return self.task_order[index + 1] if index + 1 < len(self.task_order) else None

@@ -10,7 +10,7 @@ Exactly-once commits rest on three rules:
 2. successors have deterministic keys and are created only if absent, so one transition makes one run;
 3. when a commit is found already made (a redelivered record), the engine is asked again with the
    committed result, and whatever follow-up writes were not atomic with it are applied again; each of
-   them is idempotent. Commits that change the branch count are made in one transaction instead.
+   them is idempotent. In flows that can branch, commits are one transaction instead (marked atomic).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ class TaskRunner:
                 retry_delay(task.retry, dispatch.attempt, self._rand) if task.retry and not result.succeeded else 0.0
             )
             decision = decide(flow, ref, dispatch.attempt, result, delay)
-            outcome = self._commit(execution, ref, write, decision, claim, dispatch.guard)
+            outcome = self._commit(flow, execution, ref, write, decision, claim, dispatch.guard)
         logger.info(
             "task run",
             extra={"outcome": outcome, "status": result.status, "duration_ms": duration_ms, "error": result.error},
@@ -207,6 +207,7 @@ class TaskRunner:
 
     def _commit(
         self,
+        flow: CompiledFlow,
         execution: ExecutionRecord,
         ref: RunRef,
         write: ResultWrite,
@@ -228,8 +229,8 @@ class TaskRunner:
         successors = decision.successors
         for _ in range(_COMMIT_ROUNDS):
             delta = len(successors) - 1
-            if decision.limit_exceeded or (execution.open_branches == 1 and delta <= 0):
-                # The only open branch: no sibling can race it, so the cheap path is safe (see _follow_up).
+            if decision.limit_exceeded or (not flow.may_branch and delta <= 0):
+                # A flow without parallel branches has no sibling to race or join: the cheap path is safe.
                 store.apply_run_update(store.result_update(ref, write, claim, guard))
                 self._follow_up(execution, ref, decision, successors)
                 return "committed"
@@ -279,7 +280,7 @@ class TaskRunner:
             )
         elif len(successors) == 1:
             store.put_successor(successors[0])
-        elif not successors and execution.open_branches == 1:
+        elif not successors:
             store.apply_execution_update(self._branch_update(execution, decision, -1))
 
     def _recover(self, flow: CompiledFlow, ref: RunRef, dispatch: Dispatch, current: RunRecord | None) -> str:

@@ -783,28 +783,41 @@ class ExecutionStore:
             condition="#status IN (:running, :created)",
         )
 
-    def fail_execution(self, execution_id: str, reason: str, run_sort_key: str | None) -> bool:
-        """Fail a RUNNING execution (and the run that could not be processed); False when it had ended."""
-        if run_sort_key is not None:
-            try:
-                self._call(
-                    self._db.update_item,
-                    TableName=self._table,
-                    Key={"pk": _s(exec_pk(execution_id)), "sk": _s(run_sort_key)},
-                    UpdateExpression="SET #status = :failure, #error = :reason, ended_at = :now",
-                    ConditionExpression="#status IN (:pending, :running)",
-                    ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                    ExpressionAttributeValues={
-                        ":failure": _s(TaskStatus.FAILURE),
-                        ":reason": _s(reason),
-                        ":now": _s(self.now()),
-                        ":pending": _s(TaskStatus.PENDING),
-                        ":running": _s(TaskStatus.RUNNING),
-                    },
-                )
-            except ClientError as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
-                    raise
+    def fail_dispatch(self, execution_id: str, run_sort_key: str, attempt: int | None, reason: str) -> bool:
+        """Fail a dispatch the runner gave up on, and its execution, unless the dispatch was processed after all.
+
+        `attempt` None is a start dispatch: its run item does not exist until the start task ends, so it is
+        created here as FAILURE. Otherwise the run must still be PENDING at `attempt`. Records that follow a
+        failed one in a batch were processed on every retry; their runs have moved on, and are left alone.
+        """
+        key = {"pk": _s(exec_pk(execution_id)), "sk": _s(run_sort_key)}
+        values: Item = {
+            ":failure": _s(TaskStatus.FAILURE),
+            ":reason": _s(reason),
+            ":now": _s(self.now()),
+            ":expires": self._expires_at(),
+        }
+        if attempt is None:
+            condition = "attribute_not_exists(pk)"
+            values[":attempt"] = _n(1)
+        else:
+            condition = "#status = :pending AND attempt = :attempt"
+            values.update({":pending": _s(TaskStatus.PENDING), ":attempt": _n(attempt)})
+        try:
+            self._call(
+                self._db.update_item,
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET #status = :failure, #error = :reason, ended_at = :now, attempt = :attempt, "
+                "expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
         return self.apply_execution_update(self.stop_execution_update(execution_id, ExecutionStatus.FAILED, reason))
 
     def skip_open_runs(self, execution_id: str) -> int:
