@@ -3,7 +3,7 @@
 Every read takes a fresh moto iterator at the held position: moto's own iterators go stale when a cancelled
 TransactWriteItems restores a copy of the table (and of its stream shard), after which they never see another
 record. Holding the positions also lets a driver `rewind` a shard to a failed batch, as the event source
-mapping does. (The same cursor as `tests/harness.py`, for the local stack, which cannot import the tests.)
+mapping does.
 """
 
 from __future__ import annotations

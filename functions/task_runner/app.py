@@ -42,7 +42,10 @@ def reset() -> None:
 
 
 def record_handler(record: DynamoDBRecord) -> str:
-    return runner().process(plain(record.raw_event["dynamodb"]["NewImage"]))
+    image = record.raw_event["dynamodb"].get("NewImage")
+    if not image:  # a REMOVE (TTL expiry, deletes): FilterCriteria keep these away, and nothing is to be done
+        return "ignored"
+    return runner().process(plain(image))
 
 
 @logger.inject_lambda_context

@@ -1,0 +1,106 @@
+"""The flows the faults are injected into: small, deterministic (`fail_times`, never `failure_rate`), and
+together covering a linear chain, parallel branches, a join, an inline retry and an unhandled failure."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.harness import example
+
+
+def _edge(source: str, target: str, on_failure: str = "end") -> dict[str, Any]:
+    return {
+        "source_task": source,
+        "outcome": "success",
+        "target_task_success": target,
+        "target_task_failure": on_failure,
+    }
+
+
+def sample() -> dict[str, Any]:
+    """The canonical three-task sample of the brief."""
+    definition: dict[str, Any] = copy.deepcopy(example("data_processing")["flow"])
+    return definition
+
+
+def fan_out() -> dict[str, Any]:
+    """split -> (left, right) -> join; `left` fails once and is retried at once (no timer)."""
+    return {
+        "id": "fan-out",
+        "name": "fan-out with a retry and a join",
+        "start_task": "split",
+        "tasks": [
+            {"name": "split"},
+            {"name": "left", "parameters": {"fail_times": 1}, "retry": {"max_attempts": 2, "interval_seconds": 0}},
+            {"name": "right", "type": "process_data"},
+            {"name": "join"},
+        ],
+        "conditions": [
+            _edge("split", "left"),
+            _edge("split", "right"),
+            _edge("left", "join"),
+            _edge("right", "join"),
+        ],
+    }
+
+
+def late_join() -> dict[str, Any]:
+    """split -> (fast, slow) -> join, where `slow` is listed second but fails once: `fast` creates `join`, which
+    runs and ends before `slow`'s retry reaches it."""
+    return {
+        "id": "late-join",
+        "name": "a slower branch reaches the join after it ran",
+        "start_task": "split",
+        "tasks": [
+            {"name": "split"},
+            {"name": "fast"},
+            {"name": "slow", "parameters": {"fail_times": 1}, "retry": {"max_attempts": 2, "interval_seconds": 0}},
+            {"name": "join"},
+        ],
+        "conditions": [_edge("split", "fast"), _edge("split", "slow"), _edge("fast", "join"), _edge("slow", "join")],
+    }
+
+
+def failing_branch() -> dict[str, Any]:
+    """Two branches; one fails unhandled, the other keeps going: FAILED once both have ended."""
+    return {
+        "id": "failing-branch",
+        "name": "one branch fails",
+        "start_task": "split",
+        "tasks": [
+            {"name": "split"},
+            {"name": "bad", "parameters": {"fail_times": 5}},
+            {"name": "good"},
+            {"name": "good_2", "type": "print", "parameters": {"message": "still running"}},
+        ],
+        "conditions": [_edge("split", "bad"), _edge("split", "good"), _edge("good", "good_2")],
+    }
+
+
+def join_race() -> dict[str, Any]:
+    """split -> (a, b); both route to `join`, which both reach at the same step."""
+    return {
+        "id": "join-race",
+        "name": "two branches race for one join",
+        "start_task": "split",
+        "tasks": [{"name": "split"}, {"name": "a"}, {"name": "b"}, {"name": "join"}],
+        "conditions": [_edge("split", "a"), _edge("split", "b"), _edge("a", "join"), _edge("b", "join")],
+    }
+
+
+def oversized_output(parameter_bytes: int = 100_000) -> dict[str, Any]:
+    """A `pass` task echoes its parameters: a ~100 KB parameter makes an output over the runner's limit."""
+    return {
+        "id": "oversized-output",
+        "name": "an output too large to store",
+        "start_task": "before",
+        "tasks": [
+            {"name": "before"},
+            {"name": "big", "parameters": {"blob": "x" * parameter_bytes}},
+            {"name": "after"},
+        ],
+    }
+
+
+FLOWS = {"sample": sample, "fan-out": fan_out, "failing-branch": failing_branch}
