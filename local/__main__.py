@@ -8,11 +8,7 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from types import FrameType
-
-# Lambda puts the layer's code on the path (/opt/python); here the layer is this folder of the checkout.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "flowcore"))
 
 log = logging.getLogger("local")
 

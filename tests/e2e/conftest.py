@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from local.runtime import LocalRuntime
+from tests.conftest import ROOT
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
 DEADLINE_SECONDS = 30.0
@@ -86,3 +88,8 @@ def runtime() -> Iterator[LocalRuntime]:
 @pytest.fixture(scope="module")
 def client(runtime: LocalRuntime) -> Client:
     return Client(runtime.url)
+
+
+def command_environment() -> dict[str, str]:
+    """The environment `make run` gives `python -m local`: the layer's code and the checkout on the path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "flowcore"), str(ROOT)])}

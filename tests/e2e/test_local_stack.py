@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import http.client
 import json
-import os
 import re
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 
 from local.runtime import LocalRuntime, PortUnavailable
 from tests.conftest import EXAMPLES, ROOT, example
-from tests.e2e.conftest import TERMINAL, Client
+from tests.e2e.conftest import TERMINAL, Client, command_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -294,7 +293,7 @@ def test_the_command_exits_2_with_one_line_when_the_port_is_taken() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+        environment = command_environment()
         result = subprocess.run(
             [sys.executable, "-m", "local", "--port", str(port), "--moto-port", "0"],
             cwd=ROOT,

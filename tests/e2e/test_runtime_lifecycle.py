@@ -11,6 +11,7 @@ import pytest
 
 from local.runtime import LocalRuntime
 from tests.conftest import ROOT
+from tests.e2e.conftest import command_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +41,9 @@ def test_stop_is_safe_twice_and_before_start() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_command_stops_cleanly_on_a_signal(signum: signal.Signals) -> None:
     command = [sys.executable, "-m", "local", "--port", "0", "--moto-port", "0"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=command_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         seen: list[str] = []
         assert process.stdout is not None

@@ -11,10 +11,6 @@ import logging
 import sys
 import time
 import traceback
-from pathlib import Path
-
-# Lambda puts the layer's code on the path (/opt/python); here the layer is this folder of the checkout.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "layers" / "flowcore"))
 
 from tests.faults.scenarios import SCENARIOS, Fault
 from tests.harness import local_account, on_fresh_stack
