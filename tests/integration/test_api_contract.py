@@ -310,3 +310,19 @@ def test_openapi_document_describes_every_route(harness: Harness) -> None:
     docs = harness.request("GET", "/docs")
     assert docs.status == 200
     assert b"swagger-ui" in docs.body
+
+
+def test_cancel_skips_the_pending_runs_and_starts_no_task_after_it(harness: Harness) -> None:
+    harness.request("POST", "/flows", sample())
+    execution_id = harness.request("POST", "/flows/flow123/executions", {}).json()["execution_id"]
+    harness.pump.poll()  # task1 ran; task2 waits as a PENDING run
+
+    cancelled = harness.request("POST", f"/executions/{execution_id}/cancel")
+    assert cancelled.json()["status"] == "CANCELLED"
+    harness.drain()
+
+    doc = harness.request("GET", f"/executions/{execution_id}").json()
+    assert doc["status"] == "CANCELLED"
+    assert doc["path"] == ["task1", "task2"]
+    assert doc["task_results"]["task2"]["status"] == "SKIPPED"
+    assert "task3" not in doc["task_results"]
