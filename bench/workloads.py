@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from bench.meter import CapacityMeter, Tally
+from local.stack import FAKE_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -27,11 +28,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 #: What the deployed functions' environment holds, minus the resources (create_stack adds those). Log level
 #: INFO is the template's default, so log formatting is part of what is timed; the lines go to a counter.
 ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
+    **FAKE_CREDENTIALS,
     "POWERTOOLS_SERVICE_NAME": "flow-manager",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "POWERTOOLS_TRACE_DISABLED": "true",

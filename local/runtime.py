@@ -23,18 +23,11 @@ from moto.server import ThreadedMotoServer
 from local.esm import Handler, QueuePump, StreamPump, sqs_failure_sink
 from local.poller import Poller
 from local.server import ApiServer
-from local.stack import LocalStack, create_stack
+from local.stack import FAKE_CREDENTIALS, REGION, LocalStack, create_stack
 from local.streams import StreamCursor
 
 log = logging.getLogger("local")
 
-REGION = "us-east-1"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
 #: Settings from the user's shell that would send the handlers somewhere other than this moto server.
 _UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 _LOOPBACK = "127.0.0.1,localhost"
@@ -241,9 +234,9 @@ class LocalRuntime:
         self._start_moto()
         self._set_environment(self._aws_environment())
         session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=REGION,
         )
         self.stack = create_stack(session, self._stack_name, endpoint_url=self.moto_url)

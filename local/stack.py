@@ -10,6 +10,15 @@ import boto3
 from local.template import StackSpec, stack_spec
 
 ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/flow-manager-local"
+REGION = "us-east-1"
+#: moto's fake account. Set before any client exists, so that nothing can reach a real one.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "StreamSpecification")
 
 

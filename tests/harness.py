@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto import mock_aws
 
+from local.stack import FAKE_CREDENTIALS
 from local.streams import StreamCursor
 
 if TYPE_CHECKING:
@@ -31,11 +32,7 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}}
 
 #: Fake credentials before any client exists, so nothing can reach a real account.
 AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
+    **FAKE_CREDENTIALS,
     "POWERTOOLS_SERVICE_NAME": "flow-manager",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",

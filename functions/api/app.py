@@ -19,8 +19,6 @@ from flowcore.errors import BadRequest, FlowError, PayloadTooLarge
 from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus, FlowDefinition
 from flowcore.observability import logger
 from flowcore.service import FlowService, execution_summary
-from flowcore.settings import settings
-from flowcore.store import ExecutionStore
 from flowcore.tasks import default_registry
 from flowcore.validation import field_path
 
@@ -38,9 +36,7 @@ def service() -> FlowService:
     """Built on first use so that importing this module stays cheap and needs no environment."""
     global _service
     if _service is None:
-        config = settings()
-        store = ExecutionStore(aws.dynamodb(), config.table_name, config.retention_days)
-        _service = FlowService(store, default_registry())
+        _service = FlowService(aws.execution_store(), default_registry())
     return _service
 
 

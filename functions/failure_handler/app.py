@@ -14,8 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from flowcore import aws
 from flowcore.failures import FailedBatchHandler
 from flowcore.observability import logger, metrics
-from flowcore.settings import settings
-from flowcore.store import ExecutionStore
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _handler: FailedBatchHandler | None = None
@@ -24,9 +22,7 @@ _handler: FailedBatchHandler | None = None
 def handler() -> FailedBatchHandler:
     global _handler
     if _handler is None:
-        config = settings()
-        store = ExecutionStore(aws.dynamodb(), config.table_name, config.retention_days)
-        _handler = FailedBatchHandler(store, aws.streams())
+        _handler = FailedBatchHandler(aws.execution_store(), aws.streams())
     return _handler
 
 

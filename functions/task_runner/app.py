@@ -17,7 +17,7 @@ from flowcore import aws
 from flowcore.observability import logger
 from flowcore.runner import TaskRunner
 from flowcore.settings import settings
-from flowcore.store import ExecutionStore, plain
+from flowcore.store import plain
 from flowcore.tasks import default_registry
 from flowcore.timers import Timers
 
@@ -29,9 +29,8 @@ def runner() -> TaskRunner:
     global _runner
     if _runner is None:
         config = settings()
-        store = ExecutionStore(aws.dynamodb(), config.table_name, config.retention_days)
         timers = Timers(aws.stepfunctions(), config.timer_state_machine_arn)
-        _runner = TaskRunner(store, default_registry(), timers, config.lease_seconds)
+        _runner = TaskRunner(aws.execution_store(), default_registry(), timers, config.lease_seconds)
     return _runner
 
 

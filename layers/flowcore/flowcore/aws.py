@@ -1,4 +1,4 @@
-"""boto3 clients, built once per container and shared by every adapter."""
+"""boto3 clients and the store, built once per container and shared by every handler."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+from flowcore.settings import settings
+from flowcore.store import ExecutionStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -35,8 +38,15 @@ def streams() -> DynamoDBStreamsClient:
     return client  # type: ignore[no-any-return]
 
 
+@cache
+def execution_store() -> ExecutionStore:
+    config = settings()
+    return ExecutionStore(dynamodb(), config.table_name, config.retention_days)
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
+    execution_store.cache_clear()
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     streams.cache_clear()
