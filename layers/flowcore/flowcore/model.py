@@ -45,7 +45,6 @@ class ExecutionStatus(StrEnum):
     TIMED_OUT = "TIMED_OUT"
 
 
-TERMINAL_TASK_STATUSES = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.SKIPPED})
 ACTIVE_EXECUTION_STATUSES = frozenset({ExecutionStatus.CREATED, ExecutionStatus.RUNNING})
 
 
