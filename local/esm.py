@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 from local.template import StreamMapping
 
 Handler = Callable[[dict[str, Any], Any], Any]
+log = logging.getLogger(__name__)
 UNLIMITED_RETRIES_CAP = 1000
 
 
@@ -226,32 +228,34 @@ class StreamPump:
         if self._on_failure is None:
             return
         first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
-        self._on_failure(
-            {
-                "requestContext": {
-                    "requestId": str(uuid.uuid4()),
-                    "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{self._function_name}",
-                    "condition": "RetryAttemptsExhausted",
-                    "approximateInvokeCount": invocations,
-                },
-                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-                "version": "1.0",
-                "timestamp": datetime.now(UTC).isoformat(),
-                "DDBStreamBatchInfo": {
-                    "shardId": shard,
-                    "startSequenceNumber": first["SequenceNumber"],
-                    "endSequenceNumber": last["SequenceNumber"],
-                    "approximateArrivalOfFirstRecord": _jsonable(
-                        first.get("ApproximateCreationDateTime", datetime.now(UTC))
-                    ),
-                    "approximateArrivalOfLastRecord": _jsonable(
-                        last.get("ApproximateCreationDateTime", datetime.now(UTC))
-                    ),
-                    "batchSize": len(batch),
-                    "streamArn": self._arn,
-                },
-            }
-        )
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{self._function_name}",
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _jsonable(
+                    first.get("ApproximateCreationDateTime", datetime.now(UTC))
+                ),
+                "approximateArrivalOfLastRecord": _jsonable(last.get("ApproximateCreationDateTime", datetime.now(UTC))),
+                "batchSize": len(batch),
+                "streamArn": self._arn,
+            },
+        }
+        try:
+            self._on_failure(message)
+        except Exception:  # the batch is given up either way; the records after it must not be
+            log.exception(
+                "could not send a failed batch to the OnFailure destination: %s", message["DDBStreamBatchInfo"]
+            )
 
 
 def sqs_failure_sink(sqs: Any, queue_url: str) -> Callable[[dict[str, Any]], None]:
