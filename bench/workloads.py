@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from bench.meter import CapacityMeter, Tally
+from local.containers import reset_containers
 from local.stack import FAKE_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +236,6 @@ class ServiceUnderTest:
 
         from flowcore import aws
         from flowcore.observability import logger
-        from flowcore.settings import settings
         from functions.api import app as api_app
         from functions.task_runner import app as runner_app
         from local.esm import StreamPump
@@ -246,10 +246,7 @@ class ServiceUnderTest:
         stack = create_stack()
         os.environ.update(stack.environment())
         os.environ["POWERTOOLS_LOG_LEVEL"] = ENVIRONMENT["POWERTOOLS_LOG_LEVEL"]
-        aws.reset()
-        settings.cache_clear()
-        api_app.reset()
-        runner_app.reset()
+        reset_containers()
         handler: Any = logger.registered_handler
         handler.setStream(self.logs)
 
@@ -266,15 +263,7 @@ class ServiceUnderTest:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        from flowcore import aws
-        from flowcore.settings import settings
-        from functions.api import app as api_app
-        from functions.task_runner import app as runner_app
-
-        aws.reset()
-        settings.cache_clear()
-        api_app.reset()
-        runner_app.reset()
+        reset_containers()
         if self._mock is not None:
             self._mock.stop()
 

@@ -20,6 +20,7 @@ from typing import Any, Self
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local.containers import reset_containers
 from local.esm import Handler, QueuePump, StreamPump, sqs_failure_sink
 from local.poller import Poller
 from local.server import ApiServer
@@ -241,7 +242,7 @@ class LocalRuntime:
         )
         self.stack = create_stack(session, self._stack_name, endpoint_url=self.moto_url)
         self._set_environment(self.stack.environment())
-        self._reset_handlers()
+        reset_containers()
         if self._log_level:
             from local.logs import use_console_format
 
@@ -319,21 +320,6 @@ class LocalRuntime:
             else:
                 os.environ[name] = value
 
-    @staticmethod
-    def _reset_handlers() -> None:
-        """The handlers cache clients and settings per process; they must be built from the current environment."""
-        from flowcore import aws
-        from flowcore.settings import settings
-        from functions.api import app as api_app
-        from functions.failure_handler import app as failure_app
-        from functions.task_runner import app as runner_app
-
-        aws.reset()
-        settings.cache_clear()
-        api_app.reset()
-        runner_app.reset()
-        failure_app.reset()
-
     def stop(self) -> None:
         """Stop taking requests, let the poller finish its batch, then stop moto. Safe to call twice."""
         if self._api is not None:
@@ -356,7 +342,7 @@ class LocalRuntime:
                 else:
                     os.environ[name] = value
             self._saved_env.clear()
-            self._reset_handlers()
+            reset_containers()
         if self._holds_process:
             self._holds_process = False
             LocalRuntime._running.release()

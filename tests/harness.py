@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto import mock_aws
 
+from local.containers import reset_containers
 from local.stack import FAKE_CREDENTIALS
 from local.streams import StreamCursor
 
@@ -181,21 +182,6 @@ def _environment(values: dict[str, str], removed: tuple[str, ...] = ()) -> Itera
                 os.environ[name] = value
 
 
-def _reset_containers() -> None:
-    """Forget every cached client, setting and handler state, as a cold start would."""
-    from flowcore import aws
-    from flowcore.settings import settings
-    from functions.api import app as api_app
-    from functions.failure_handler import app as failure_app
-    from functions.task_runner import app as runner_app
-
-    aws.reset()
-    settings.cache_clear()
-    api_app.reset()
-    runner_app.reset()
-    failure_app.reset()
-
-
 @contextmanager
 def local_account() -> Iterator[Harness]:
     """A fresh moto account holding the template's resources; the environment is restored on exit."""
@@ -207,7 +193,7 @@ def local_account() -> Iterator[Harness]:
 
         stack = create_stack()
         with _environment(stack.environment()):
-            _reset_containers()
+            reset_containers()
             try:
                 pump = _stream_pump(stack, runner_app.lambda_handler)
                 failures = QueuePump(
@@ -225,4 +211,4 @@ def local_account() -> Iterator[Harness]:
                     stepfunctions=boto3.client("stepfunctions"),
                 )
             finally:
-                _reset_containers()
+                reset_containers()

@@ -68,9 +68,14 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
 
 
+def _error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> str:
+    return json.dumps({"error": {"code": code, "message": message, "details": details or []}})
+
+
 def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[Any]:
-    body = {"error": {"code": code, "message": message, "details": details or []}}
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=_error_body(code, message, details)
+    )
 
 
 @app.exception_handler(FlowError)
@@ -248,18 +253,18 @@ def _body_size(event: dict[str, Any]) -> int:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if _body_size(event) > MAX_BODY_BYTES:
+    size = _body_size(event)
+    if size > MAX_BODY_BYTES:
         # Refused before parsing: a body this large is never read into models.
-        return _too_large(_body_size(event))
+        return _too_large(size)
     return app.resolve(event, context)
 
 
 def _too_large(size: int) -> dict[str, Any]:
     error = PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
-    body = {"error": {"code": error.code, "message": error.message, "details": []}}
     return {
-        "statusCode": 413,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
+        "statusCode": error.status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": _error_body(error.code, error.message),
         "isBase64Encoded": False,
     }

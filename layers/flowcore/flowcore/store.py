@@ -191,11 +191,9 @@ class RunRecord:
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one."""
-        if self.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE) or (
-            self.status is TaskStatus.WAITING and self.error
-        ):
-            if self.status is TaskStatus.SUCCESS:
-                return TaskResult(TaskStatus.SUCCESS, output=self.output, message=self.message, error=self.error)
+        if self.status is TaskStatus.SUCCESS:
+            return TaskResult(TaskStatus.SUCCESS, output=self.output, message=self.message, error=self.error)
+        if self.status is TaskStatus.FAILURE or (self.status is TaskStatus.WAITING and self.error):
             return TaskResult(TaskStatus.FAILURE, output=self.output, message=self.message, error=self.error)
         return None
 
