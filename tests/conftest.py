@@ -24,3 +24,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def harness(aws_env: None) -> Iterator[Harness]:
     with local_account() as account:
         yield account
+
+
+@pytest.fixture
+def stepwise(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """The harness with chaining off (CHAIN_TASKS=1): every next run is written PENDING for the stream."""
+    from local.containers import reset_containers
+
+    monkeypatch.setenv("CHAIN_TASKS", "1")
+    reset_containers()
+    return harness

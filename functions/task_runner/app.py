@@ -30,7 +30,9 @@ def runner() -> TaskRunner:
     if _runner is None:
         config = settings()
         timers = Timers(aws.stepfunctions(), config.timer_state_machine_arn)
-        _runner = TaskRunner(aws.execution_store(), default_registry(), timers, config.lease_seconds)
+        _runner = TaskRunner(
+            aws.execution_store(), default_registry(), timers, config.lease_seconds, config.chain_tasks
+        )
     return _runner
 
 
@@ -40,11 +42,12 @@ def reset() -> None:
     _runner = None
 
 
-def record_handler(record: DynamoDBRecord) -> str:
+def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext | None = None) -> str:
     image = record.raw_event["dynamodb"].get("NewImage")
     if not image:  # a REMOVE (TTL expiry, deletes): FilterCriteria keep these away, and nothing is to be done
         return "ignored"
-    return runner().process(plain(image))
+    remaining = lambda_context.get_remaining_time_in_millis if lambda_context is not None else None
+    return runner().process(plain(image), remaining)
 
 
 @logger.inject_lambda_context

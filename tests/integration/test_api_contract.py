@@ -312,7 +312,8 @@ def test_openapi_document_describes_every_route(harness: Harness) -> None:
     assert b"swagger-ui" in docs.body
 
 
-def test_cancel_skips_the_pending_runs_and_starts_no_task_after_it(harness: Harness) -> None:
+def test_cancel_skips_the_pending_runs_and_starts_no_task_after_it(stepwise: Harness) -> None:
+    harness = stepwise
     harness.request("POST", "/flows", sample())
     execution_id = harness.request("POST", "/flows/flow123/executions", {}).json()["execution_id"]
     harness.pump.poll()  # task1 ran; task2 waits as a PENDING run

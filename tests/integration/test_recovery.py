@@ -20,19 +20,20 @@ def sample() -> dict[str, Any]:
 
 
 def test_a_record_that_always_fails_ends_its_execution_failed(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+    stepwise: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flowcore.runner import TaskRunner
 
+    harness = stepwise
     harness.request("POST", "/flows", sample())
     healthy = harness.request("POST", "/flows/flow123/executions", {}).json()["execution_id"]
     poisoned = harness.request("POST", "/flows/flow123/executions", {}).json()["execution_id"]
     original = TaskRunner.process
 
-    def poison(self: TaskRunner, image: dict[str, Any]) -> str:
+    def poison(self: TaskRunner, image: dict[str, Any], remaining_ms: Any = None) -> str:
         if poisoned in str(image.get("pk")) and str(image.get("sk")).startswith("RUN#000002"):
             raise RuntimeError("poison")
-        return original(self, image)
+        return original(self, image, remaining_ms)
 
     monkeypatch.setattr(TaskRunner, "process", poison)
     harness.drain()

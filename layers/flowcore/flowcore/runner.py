@@ -4,13 +4,21 @@ A dispatch is either a task run item that became PENDING, or an execution item t
 (which dispatches the start task: the first run item is only written when that task ends, which saves
 one write per execution).
 
+In a flow without parallel branches, the runner then runs ahead: while the path has exactly one next
+task and the invocation has time, it runs that task in the same invocation, and writes its run item only
+when it ends, like the start task's. Each chain ends after `chain_tasks` tasks (CHAIN_TASKS) or
+`CHAIN_MAX_SECONDS`, or before a task that might not end in the time left, by writing the next run
+PENDING for the stream to deliver: one invocation and one write per transition instead of two of each.
+
 Exactly-once commits rest on three rules:
 1. the write that ends an attempt is conditional on the run still being the dispatched one, so only one
    result per attempt is ever committed;
 2. successors have deterministic keys and are created only if absent, so one transition makes one run;
 3. when a commit is found already made (a redelivered record), the engine is asked again with the
    committed result, and whatever follow-up writes were not atomic with it are applied again; each of
-   them is idempotent. In flows that can branch, commits are one transaction instead (marked atomic).
+   them is idempotent. When the next run exists already, recovery walks on along the path: runs ahead
+   in a chain are the dispatched record's to finish, so a crash mid-chain resumes where the chain
+   stopped. In flows that can branch, commits are one transaction instead (marked atomic).
 """
 
 from __future__ import annotations
@@ -50,6 +58,11 @@ MAX_OUTPUT_BYTES = 64_000
 MIN_TIMER_DELAY_SECONDS = 1.0
 #: A claim outlives the task's own timeout by this much, so a slow commit is not mistaken for a death.
 LEASE_MARGIN_SECONDS = 30
+#: A chain hands its next run to the stream after this many seconds (or `chain_tasks` tasks), so that the
+#: other records of the shard do not wait long behind a long flow...
+CHAIN_MAX_SECONDS = 5.0
+#: ...and before a task that might not end (its own timeout, else the chain's seconds) with this much left.
+CHAIN_MARGIN_SECONDS = 5.0
 _COMMIT_ROUNDS = 8
 
 
@@ -60,6 +73,7 @@ class Dispatch:
     task_name: str | None  # None: the start task, known once the flow is loaded
     attempt: int
     wait_until: int | None = None  # set when a wait task's timer resumed this run
+    chained: bool = False  # run ahead by the invocation that ended the run before it; no item yet
 
     @property
     def from_start(self) -> bool:
@@ -67,7 +81,7 @@ class Dispatch:
 
     @property
     def guard(self) -> DispatchGuard:
-        return DispatchGuard(self.attempt, self.from_start, self.wait_until)
+        return DispatchGuard(self.attempt, self.from_start or self.chained, self.wait_until)
 
     @classmethod
     def from_image(cls, image: dict[str, Any]) -> Dispatch:
@@ -108,6 +122,7 @@ class TaskRunner:
         registry: TaskTypeRegistry,
         timers: Timers,
         lease_seconds: int = 60,
+        chain_tasks: int = 100,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -116,11 +131,16 @@ class TaskRunner:
         self._registry = registry
         self._timers = timers
         self._lease_seconds = lease_seconds
+        self._chain_tasks = chain_tasks
         self._rand = rand
         self._clock = clock
 
-    def process(self, image: dict[str, Any]) -> str:
-        """Handle one dispatch; returns a word for the log (committed, duplicate, skipped, ...)."""
+    def process(self, image: dict[str, Any], remaining_ms: Callable[[], int] | None = None) -> str:
+        """Handle one dispatch; returns a word for the log (committed, duplicate, skipped, ...).
+
+        `remaining_ms` is the invocation's time left (the Lambda context's); without it, chains are bounded
+        by their own limits only.
+        """
         dispatch = Dispatch.from_image(image)
         execution = self._store.get_execution(dispatch.execution_id)
         if execution is None:
@@ -134,11 +154,53 @@ class TaskRunner:
             outcome = self._skip(ref, dispatch)
         else:
             try:
-                return self._run(flow, execution, ref, dispatch)
+                outcome, successor = self._run(flow, execution, ref, dispatch)
             except RunConflict as conflict:
                 outcome = self._recover(flow, ref, dispatch, conflict.current)
+            else:
+                return self._chain(flow, successor, outcome, remaining_ms) if successor else outcome
         logger.info("task run", extra={"outcome": outcome})
         return outcome
+
+    def _chain(
+        self, flow: CompiledFlow, successor: RunRef, outcome: str, remaining_ms: Callable[[], int] | None
+    ) -> str:
+        """Run the path's next tasks in this invocation while it may; hand the next run to the stream after."""
+        started = time.monotonic()
+        ran = 1
+        next_ref: RunRef | None = successor
+        while next_ref is not None:
+            ref = next_ref
+            if not self._may_chain(flow, ref, ran, time.monotonic() - started, remaining_ms):
+                self._store.put_successor(ref)
+                return outcome
+            execution = self._store.get_execution(ref.execution_id)
+            if execution is None:
+                return "gone"
+            if execution.status is not ExecutionStatus.RUNNING:
+                # Stopped since (cancelled, timed out): the next task does not start, and says so.
+                self._store.put_successor(ref, TaskStatus.SKIPPED)
+                return "skipped"
+            dispatch = Dispatch(ref.execution_id, ref.seq, ref.task_name, attempt=1, chained=True)
+            logger.append_keys(task=ref.task_name, seq=ref.seq, attempt=1)
+            try:
+                outcome, next_ref = self._run(flow, execution, ref, dispatch)
+            except RunConflict as conflict:
+                outcome = self._recover(flow, ref, dispatch, conflict.current)
+                logger.info("task run", extra={"outcome": outcome})
+                return outcome
+            ran += 1
+        return outcome
+
+    def _may_chain(
+        self, flow: CompiledFlow, ref: RunRef, ran: int, elapsed: float, remaining_ms: Callable[[], int] | None
+    ) -> bool:
+        if ran >= self._chain_tasks or elapsed >= CHAIN_MAX_SECONDS:
+            return False
+        if remaining_ms is None:
+            return True
+        needs = flow.tasks[ref.task_name].timeout_seconds or CHAIN_MAX_SECONDS
+        return remaining_ms() / 1000 >= needs + CHAIN_MARGIN_SECONDS
 
     def _skip(self, ref: RunRef, dispatch: Dispatch) -> str:
         if dispatch.from_start:
@@ -149,7 +211,10 @@ class TaskRunner:
             return "duplicate"
         return "skipped"
 
-    def _run(self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch) -> str:
+    def _run(
+        self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch
+    ) -> tuple[str, RunRef | None]:
+        """Run one task and commit it; also returns the next run when this invocation may run it ahead."""
         task = flow.tasks[ref.task_name]
         task_type = self._registry.get(task.type)
         if dispatch.from_start and flow.definition.timeout_seconds:
@@ -181,6 +246,7 @@ class TaskRunner:
         duration_ms = max(1, round((time.perf_counter() - tick) * 1000))
         write = ResultWrite(result.status, dispatch.attempt, result, iso(started), iso(utc_now()), duration_ms)
 
+        successor = None
         if result.status is TaskStatus.WAITING:
             outcome = self._park(ref, write, claim, dispatch.guard)
         else:
@@ -188,12 +254,12 @@ class TaskRunner:
                 retry_delay(task.retry, dispatch.attempt, self._rand) if task.retry and not result.succeeded else 0.0
             )
             decision = decide(flow, ref, dispatch.attempt, result, delay)
-            outcome = self._commit(flow, execution, ref, write, decision, claim, dispatch.guard)
+            outcome, successor = self._commit(flow, execution, ref, write, decision, claim, dispatch.guard)
         logger.info(
             "task run",
             extra={"outcome": outcome, "status": result.status, "duration_ms": duration_ms, "error": result.error},
         )
-        return outcome
+        return outcome, successor
 
     def _park(self, ref: RunRef, write: ResultWrite, claim: str | None, guard: DispatchGuard) -> str:
         """A task that waits longer than a Lambda should: park the run and let the timer resume it."""
@@ -214,17 +280,18 @@ class TaskRunner:
         decision: Decision,
         claim: str | None,
         guard: DispatchGuard,
-    ) -> str:
+    ) -> tuple[str, RunRef | None]:
+        """Commit the result and what follows it; returns the one next run when the caller may run it ahead."""
         store = self._store
         if decision.retry_delay_seconds is not None:
             delay = decision.retry_delay_seconds
             if delay < MIN_TIMER_DELAY_SECONDS:
                 parked = replace(write, status=TaskStatus.PENDING, next_attempt=write.attempt + 1)
                 store.apply_run_update(store.result_update(ref, parked, claim, guard))
-                return "retrying"
+                return "retrying", None
             store.apply_run_update(store.result_update(ref, replace(write, status=TaskStatus.WAITING), claim, guard))
             self._timers.schedule_redispatch(ref, write.attempt, delay)
-            return "retry scheduled"
+            return "retry scheduled", None
 
         successors = decision.successors
         for _ in range(_COMMIT_ROUNDS):
@@ -232,15 +299,17 @@ class TaskRunner:
             if decision.limit_exceeded or (not flow.may_branch and delta <= 0):
                 # A flow without parallel branches has no sibling to race or join: the cheap path is safe.
                 store.apply_run_update(store.result_update(ref, write, claim, guard))
+                if len(successors) == 1 and not decision.limit_exceeded:
+                    return "committed", successors[0]  # the caller runs it ahead or writes it PENDING
                 self._follow_up(execution, ref, decision, successors)
-                return "committed"
+                return "committed", None
             try:
                 store.commit(
                     store.result_update(ref, replace(write, atomic=True), claim, guard),
                     successors,
                     self._branch_update(execution, decision, delta) if delta else None,
                 )
-                return "committed"
+                return "committed", None
             except SuccessorsExist as taken:
                 successors = tuple(ref for ref in successors if ref not in taken.refs)  # joined a sibling's run
                 continue
@@ -250,7 +319,7 @@ class TaskRunner:
             if current is None or current.status is not ExecutionStatus.RUNNING:
                 # Stopped meanwhile (cancelled, timed out, deleted): record the result, start nothing more.
                 store.apply_run_update(store.result_update(ref, write, claim, guard))
-                return "committed after stop"
+                return "committed after stop", None
             execution = current
         raise ExecutionConflict()
 
@@ -284,31 +353,47 @@ class TaskRunner:
             store.apply_execution_update(self._branch_update(execution, decision, -1))
 
     def _recover(self, flow: CompiledFlow, ref: RunRef, dispatch: Dispatch, current: RunRecord | None) -> str:
-        """A conditional write found the run changed: decide whether anything is left to finish."""
+        """A conditional write found the run changed: decide whether anything is left to finish.
+
+        From a committed run, the path is walked on through the runs that exist already (run ahead by a
+        chain that then stopped) until one is open or missing; the missing one is written PENDING.
+        """
         if current is None or current.attempt != dispatch.attempt:
             return "duplicate"  # deleted, re-dispatched at a later attempt, or an older record
-        if current.status is TaskStatus.RUNNING:
-            return self._reclaim_later(ref, current)
-        if current.status is TaskStatus.WAITING:
-            # Parked, but the timer may not have been started before a crash: starting it again is harmless.
-            if current.wait_until is not None:
-                remaining = current.wait_until - self._clock()
-                self._timers.schedule_redispatch(
-                    ref, current.attempt, max(0.0, remaining), next_attempt=current.attempt
-                )
-            else:
-                task = flow.tasks[ref.task_name]
-                delay = retry_delay(task.retry, current.attempt, self._rand) if task.retry else 0.0
-                self._timers.schedule_redispatch(ref, current.attempt, max(delay, MIN_TIMER_DELAY_SECONDS))
-            return "recovered"
-        result = current.result()
-        if result is None or current.atomic:
-            return "duplicate"
-        execution = self._store.get_execution(ref.execution_id)
-        if execution is None or execution.status is not ExecutionStatus.RUNNING:
-            return "duplicate"
-        decision = decide(flow, ref, current.attempt, result)
-        self._follow_up(execution, ref, decision, decision.successors)
+        execution: ExecutionRecord | None = None
+        while True:
+            if current.status is TaskStatus.RUNNING:
+                return self._reclaim_later(ref, current)
+            if current.status is TaskStatus.WAITING:
+                return self._rearm(flow, ref, current)
+            result = current.result()
+            if result is None or current.atomic:
+                return "duplicate"  # still open (its own record carries it), skipped, or committed with all after it
+            if execution is None:
+                execution = self._store.get_execution(ref.execution_id)
+                if execution is None or execution.status is not ExecutionStatus.RUNNING:
+                    return "duplicate"
+            decision = decide(flow, ref, current.attempt, result)
+            if decision.limit_exceeded or len(decision.successors) != 1:
+                self._follow_up(execution, ref, decision, decision.successors)
+                return "recovered"
+            successor = decision.successors[0]
+            if self._store.put_successor(successor):
+                return "recovered"
+            found = self._store.get_run(successor)
+            if found is None:
+                return "duplicate"
+            ref, current = successor, found
+
+    def _rearm(self, flow: CompiledFlow, ref: RunRef, current: RunRecord) -> str:
+        """Parked, but the timer may not have been started before a crash: starting it again is harmless."""
+        if current.wait_until is not None:
+            remaining = current.wait_until - self._clock()
+            self._timers.schedule_redispatch(ref, current.attempt, max(0.0, remaining), next_attempt=current.attempt)
+        else:
+            task = flow.tasks[ref.task_name]
+            delay = retry_delay(task.retry, current.attempt, self._rand) if task.retry else 0.0
+            self._timers.schedule_redispatch(ref, current.attempt, max(delay, MIN_TIMER_DELAY_SECONDS))
         return "recovered"
 
     def _reclaim_later(self, ref: RunRef, current: RunRecord) -> str:

@@ -17,6 +17,7 @@ class Settings:
     timer_state_machine_arn: str | None
     retention_days: int
     lease_seconds: int
+    chain_tasks: int  # the most tasks the runner runs in a row for one dispatch (1: one task per invocation)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,6 +29,7 @@ class Settings:
             timer_state_machine_arn=os.environ.get("TIMER_STATE_MACHINE_ARN") or None,
             retention_days=_positive_int("RETENTION_DAYS", 30),
             lease_seconds=_positive_int("LEASE_SECONDS", 60),
+            chain_tasks=_positive_int("CHAIN_TASKS", 100),
         )
 
 

@@ -247,7 +247,7 @@ class DispatchGuard:
     """What a run must still look like for the dispatch that read it to act on it."""
 
     attempt: int
-    from_start: bool = False
+    absent: bool = False  # the run item is not written yet: a start task, or a task run ahead in a chain
     wait_until: int | None = None
 
 
@@ -586,14 +586,21 @@ class ExecutionStore:
 
     # -- task runs (the runner's writes) ------------------------------------------------------------
 
-    def new_run_item(self, ref: RunRef) -> Item:
-        return {
+    def new_run_item(self, ref: RunRef, status: TaskStatus = TaskStatus.PENDING) -> Item:
+        item: Item = {
             "pk": _s(exec_pk(ref.execution_id)),
             "sk": _s(ref.sort_key),
-            "status": _s(TaskStatus.PENDING),
+            "status": _s(status),
             "attempt": _n(1),
             "expires_at": self._expires_at(),
         }
+        if status is TaskStatus.SKIPPED:
+            item["ended_at"] = _s(self.now())
+        return item
+
+    def get_run(self, ref: RunRef) -> RunRecord | None:
+        item = self._get(exec_pk(ref.execution_id), ref.sort_key)
+        return RunRecord.from_item(item) if item else None
 
     def delete_run(self, ref: RunRef) -> None:
         self._call(
@@ -602,13 +609,13 @@ class ExecutionStore:
             Key={"pk": _s(exec_pk(ref.execution_id)), "sk": _s(ref.sort_key)},
         )
 
-    def put_successor(self, ref: RunRef) -> bool:
-        """Create a PENDING run unless it exists already; True when this call created it."""
+    def put_successor(self, ref: RunRef, status: TaskStatus = TaskStatus.PENDING) -> bool:
+        """Create a PENDING (or SKIPPED) run unless it exists already; True when this call created it."""
         try:
             self._call(
                 self._db.put_item,
                 TableName=self._table,
-                Item=self.new_run_item(ref),
+                Item=self.new_run_item(ref, status),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
@@ -905,9 +912,9 @@ class ExecutionStore:
 
 
 def _dispatch_condition(guard: DispatchGuard) -> tuple[str, Item]:
-    """The run must still be the one dispatched: absent for a start dispatch, else PENDING at this attempt,
-    and resumed from a wait exactly when the dispatch says so (a stale record from before the wait is not)."""
-    if guard.from_start:
+    """The run must still be the one dispatched: absent for a start or chained dispatch, else PENDING at this
+    attempt, and resumed from a wait exactly when the dispatch says so (a stale record from before the wait is not)."""
+    if guard.absent:
         return "attribute_not_exists(pk)", {}
     condition = "#status = :pending AND attempt = :attempt"
     values: Item = {":pending": _s(TaskStatus.PENDING), ":attempt": _n(guard.attempt)}
