@@ -15,7 +15,11 @@ BREAKDOWN_WORKLOADS = ("sequential_100", "fan_out_20")
 # The targets of issue 5.
 CHEAPER_THAN_SFN_AT_LEAST = 10.0
 INVOCATIONS_PER_TRANSITION_AT_MOST = 1.05
-WRU_DRIFT_AT_MOST = 0.10
+#: "Cost per step does not grow with the execution's length": the 1,000-task flow's WRU per transition may be at
+#: most 10% above the 3-task flow's. Read as one-sided on purpose: every execution also writes its own item at
+#: start and end, shared by 3 transitions in one flow and 1,000 in the other, so the long flow is always the
+#: cheaper per step; two-sided, 10% would need those writes under 0.3 WRU per execution.
+WRU_GROWTH_AT_MOST = 0.10
 COLD_INIT_RATIO_AT_MOST = 1.5
 ENGINE_DECISION_US_AT_MOST = 50.0
 RUNNER_OVERHEAD_MS_AT_MOST = 3.0
@@ -100,7 +104,10 @@ def targets(workloads: dict[str, dict[str, Any]], summary: dict[str, Any]) -> di
     invocations = {name: w["lambda_invocations_per_transition"] for name, w in workloads.items()}
     w3 = workloads["sample_3"]["wru_per_transition"]
     w1000 = workloads["sequential_1000"]["wru_per_transition"]
-    drift = w1000 / w3 - 1
+    growth = w1000 / w3 - 1
+    # WRU = per_step * transitions + per_execution, solved from the two sequential flows.
+    per_step = (w1000 * 1000 - w3 * 3) / (1000 - 3)
+    per_execution = w3 * 3 - per_step * 3
     cold = summary["cold_init_ratio"]
     decision = summary["engine_decision_us"]
     overhead = summary["runner_overhead_ms"]
@@ -118,10 +125,16 @@ def targets(workloads: dict[str, dict[str, Any]], summary: dict[str, Any]) -> di
             {name: INVOCATIONS_PER_TRANSITION_AT_MOST - value for name, value in invocations.items()},
         ),
         "wru_per_transition_1000_vs_3": _target(
-            f"sequential_1000 within {WRU_DRIFT_AT_MOST:.0%} of sample_3",
-            {"sample_3": w3, "sequential_1000": w1000, "relative_difference": drift},
-            abs(drift) <= WRU_DRIFT_AT_MOST,
-            WRU_DRIFT_AT_MOST - abs(drift),
+            f"sequential_1000 at most {WRU_GROWTH_AT_MOST:.0%} above sample_3 (does not grow with length)",
+            {
+                "sample_3": w3,
+                "sequential_1000": w1000,
+                "relative_difference": growth,
+                "wru_per_step": per_step,
+                "wru_per_execution": per_execution,
+            },
+            growth <= WRU_GROWTH_AT_MOST,
+            WRU_GROWTH_AT_MOST - growth,
         ),
         "cold_init_ratio": _target(
             f"<= {COLD_INIT_RATIO_AT_MOST} for api and task_runner (CPU time)",
@@ -168,6 +181,7 @@ def results(
             "process_botocore_client_stubbed_http": overhead.process_ms,
             "process_fake_client_no_botocore": overhead.process_fake_client_ms,
             "lambda_handler_one_record_stubbed_http": overhead.handler_ms,
+            "transitions_per_dispatch": overhead.transitions_per_dispatch,
         },
     }
     return {
@@ -311,7 +325,9 @@ def render(document: dict[str, Any]) -> str:
         f"  engine decide: {document['engine_decision_us']:.2f} µs per decision (3-task sample)",
         f"  runner per transition, AWS stubbed: {detail['process_botocore_client_stubbed_http']:.3f} ms "
         f"(botocore client, HTTP answered in process); {detail['process_fake_client_no_botocore']:.3f} ms "
-        f"(no botocore); {detail['lambda_handler_one_record_stubbed_http']:.3f} ms (whole handler, one record)",
+        f"(no botocore); {detail['lambda_handler_one_record_stubbed_http']:.3f} ms (whole handler, one record); "
+        f"a dispatch of the sample's task2, which runs task2 and task3 "
+        f"({detail['transitions_per_dispatch']} transitions)",
         "  wall time per workload: " + ", ".join(f"{name} {w['wall_seconds']:.1f} s" for name, w in workloads.items()),
         "",
         "Targets:",
