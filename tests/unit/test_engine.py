@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from flowcore.engine import decide, next_tasks, retry_delay
+from flowcore.engine import decide, join_points, next_tasks, retry_delay
 from flowcore.model import CompiledFlow, Decision, FlowDefinition, RetryPolicy, RunRef, TaskResult, TaskStatus
 
 SUCCESS = TaskResult(status=TaskStatus.SUCCESS, output={})
@@ -473,3 +473,22 @@ def test_decide_is_deterministic(result: TaskResult) -> None:
         second = decide(flow, run_of("a", 4), attempt, result, retry_delay_seconds=1.5)
         # Then the decisions are equal
         assert first == second
+
+
+def test_join_points_are_tasks_that_conditions_of_several_tasks_lead_to() -> None:
+    flow = compile_flow(
+        ["start", "a", "b", "join", "after", "recover"],
+        [
+            condition("start", on_match="a"),
+            condition("start", on_match="b"),
+            condition("a", on_match="join", otherwise="recover"),
+            condition("b", on_match="join", otherwise="recover"),
+            condition("join", on_match="after", otherwise="END"),
+        ],
+    )
+
+    assert join_points(flow) == frozenset({"join", "recover"})
+
+
+def test_a_sequential_flow_has_no_join_points() -> None:
+    assert join_points(compile_flow(["one", "two", "three"])) == frozenset()

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flowcore.engine import decide, retry_delay
+from flowcore.engine import decide, join_points, retry_delay
 from flowcore.model import CompiledFlow, Decision, ExecutionStatus, RunRef, TaskResult, TaskStatus, parse_run_sort_key
 from flowcore.observability import logger
 from flowcore.store import (
@@ -99,20 +99,28 @@ class FlowCache:
     def __init__(self, store: ExecutionStore, size: int = 256) -> None:
         self._store = store
         self._size = size
-        self._flows: OrderedDict[tuple[str, int], CompiledFlow] = OrderedDict()
+        self._flows: OrderedDict[tuple[str, int], tuple[CompiledFlow, frozenset[str]]] = OrderedDict()
 
     def get(self, flow_id: str, version: int) -> CompiledFlow:
+        return self._entry(flow_id, version)[0]
+
+    def joins(self, flow: CompiledFlow) -> frozenset[str]:
+        """The flow's join points (see `engine.join_points`), worked out once per version."""
+        return self._entry(flow.flow_id, flow.version)[1]
+
+    def _entry(self, flow_id: str, version: int) -> tuple[CompiledFlow, frozenset[str]]:
         key = (flow_id, version)
-        flow = self._flows.get(key)
-        if flow is None:
+        entry = self._flows.get(key)
+        if entry is None:
             record = self._store.get_flow(flow_id, version)
             flow = CompiledFlow.build(flow_id, version, record.definition)
-            self._flows[key] = flow
+            entry = (flow, join_points(flow) if flow.may_branch else frozenset())
+            self._flows[key] = entry
             if len(self._flows) > self._size:
                 self._flows.popitem(last=False)
         else:
             self._flows.move_to_end(key)
-        return flow
+        return entry
 
 
 class TaskRunner:
@@ -294,6 +302,14 @@ class TaskRunner:
             return "retry scheduled", None
 
         successors = decision.successors
+        joins = self._flows.joins(flow)
+        if any(successor.task_name in joins for successor in successors):
+            # A sibling may have created the join run already: one read instead of a cancelled transaction.
+            successors = tuple(
+                successor
+                for successor in successors
+                if successor.task_name not in joins or store.get_run(successor) is None
+            )
         for _ in range(_COMMIT_ROUNDS):
             delta = len(successors) - 1
             if decision.limit_exceeded or (not flow.may_branch and delta <= 0):
