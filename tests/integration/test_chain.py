@@ -195,3 +195,27 @@ def test_a_start_record_that_always_fails_ends_its_execution_failed(
     assert doc["status"] == "FAILED"
     assert doc["task_results"]["task1"]["status"] == "FAILURE"
     assert "task2" not in doc["task_results"]
+
+
+def test_the_status_document_names_the_task_a_chain_is_on(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowcore.tasks.builtins import ProcessDataTask
+
+    original = ProcessDataTask.run
+    seen: list[dict[str, Any]] = []
+    execution: dict[str, str] = {}
+
+    def look_then_run(self: ProcessDataTask, ctx: Any, params: Any) -> Any:
+        seen.append(harness.status(execution["id"]))
+        return original(self, ctx, params)
+
+    monkeypatch.setattr(ProcessDataTask, "run", look_then_run)
+    execution["id"] = harness.start(sample())
+    harness.drain()
+
+    [during] = seen
+    assert during["status"] == "RUNNING"
+    assert during["current_task"] == "task2"
+    assert during["path"] == ["task1", "task2"]
+    assert during["task_results"]["task1"]["status"] == "SUCCESS"
+    assert during["task_results"]["task2"]["status"] == "PENDING"
+    assert harness.status(execution["id"])["current_task"] is None

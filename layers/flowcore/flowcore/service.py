@@ -7,8 +7,9 @@ import json
 import uuid
 from typing import Any
 
+from flowcore.engine import decide
 from flowcore.errors import Conflict, Problem, ValidationFailed
-from flowcore.model import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, FlowDefinition, TaskStatus
+from flowcore.model import ACTIVE_EXECUTION_STATUSES, CompiledFlow, ExecutionStatus, FlowDefinition, TaskStatus
 from flowcore.store import ExecutionRecord, ExecutionStore, FlowRecord, RunRecord
 from flowcore.tasks import TaskTypeRegistry
 from flowcore.validation import graph_problems
@@ -110,10 +111,24 @@ class FlowService:
     def status(self, execution_id: str) -> dict[str, Any]:
         execution = self._store.require_execution(execution_id)
         runs = self._store.list_runs(execution_id)
-        start_task = None
-        if execution.status is ExecutionStatus.RUNNING and not runs:
-            start_task = self._store.get_flow(execution.flow_id, execution.flow_version).definition.start_task
-        return status_document(execution, runs, start_task)
+        upcoming = None
+        if execution.status is ExecutionStatus.RUNNING and not any(run.status in _ACTIVE_RUN_STATUSES for run in runs):
+            upcoming = self._upcoming(execution, runs)
+        return status_document(execution, runs, upcoming)
+
+    def _upcoming(self, execution: ExecutionRecord, runs: list[RunRecord]) -> str | None:
+        """The task a runner is on while no run item shows it: the start task, or the next task of a chain
+        (whose run item is written when it ends), as the engine routes the last committed result."""
+        definition = self._store.get_flow(execution.flow_id, execution.flow_version).definition
+        if not runs:
+            return definition.start_task
+        last = max(runs, key=lambda run: run.ref.seq)
+        result = last.result()
+        if result is None:
+            return None
+        flow = CompiledFlow.build(execution.flow_id, execution.flow_version, definition)
+        successors = decide(flow, last.ref, last.attempt, result).successors
+        return successors[0].task_name if len(successors) == 1 else None
 
     def history(self, execution_id: str) -> dict[str, Any]:
         execution = self._store.require_execution(execution_id)
@@ -176,13 +191,14 @@ def _run_result(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def status_document(execution: ExecutionRecord, runs: list[RunRecord], start_task: str | None = None) -> dict[str, Any]:
-    """The status document of DESIGN §5. `start_task` stands in as PENDING before the first run is written."""
+def status_document(execution: ExecutionRecord, runs: list[RunRecord], upcoming: str | None = None) -> dict[str, Any]:
+    """The status document of DESIGN §5. `upcoming`, a task whose run item is not written yet (the start
+    task, or the next task of a chain), stands in as PENDING."""
     task_results = {run.ref.task_name: _run_result(run) for run in runs}
     path = [run.ref.task_name for run in runs]
-    if start_task is not None:
-        path = [start_task]
-        task_results = {start_task: _pending(start_task)}
+    if upcoming is not None:
+        path.append(upcoming)
+        task_results[upcoming] = _pending(upcoming)
     active = [run.ref.task_name for run in runs if run.status in _ACTIVE_RUN_STATUSES]
     running = execution.status is ExecutionStatus.RUNNING
     return {
@@ -191,7 +207,7 @@ def status_document(execution: ExecutionRecord, runs: list[RunRecord], start_tas
         "flow_version": execution.flow_version,
         "flow_name": execution.flow_name,
         "status": execution.status,
-        "current_task": (start_task or (active[0] if active else None)) if running else None,
+        "current_task": (upcoming or (active[0] if active else None)) if running else None,
         "completed_tasks": [run.ref.task_name for run in runs if run.status is TaskStatus.SUCCESS],
         "path": path,
         "created_at": execution.created_at,
