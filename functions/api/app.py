@@ -6,7 +6,6 @@ import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -25,7 +24,6 @@ from flowcore.validation import field_path
 MAX_BODY_BYTES = 1024 * 1024
 SERVICE_VERSION = "1.0.0"
 
-tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 app.enable_swagger(path="/docs", title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
 
@@ -251,7 +249,6 @@ def _body_size(event: dict[str, Any]) -> int:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     size = _body_size(event)
     if size > MAX_BODY_BYTES:
