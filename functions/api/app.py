@@ -24,10 +24,12 @@ from flowcore.validation import field_path
 MAX_BODY_BYTES = 1024 * 1024
 SERVICE_VERSION = "1.0.0"
 
+DOCS_PATH = "/docs"
+
 app = APIGatewayHttpResolver(enable_validation=True)
-app.enable_swagger(path="/docs", title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
 
 _service: FlowService | None = None
+_docs_enabled = False
 
 
 def service() -> FlowService:
@@ -36,6 +38,15 @@ def service() -> FlowService:
     if _service is None:
         _service = FlowService(aws.execution_store(), default_registry())
     return _service
+
+
+def _enable_docs(event: dict[str, Any]) -> None:
+    """Swagger UI is registered on the first request for it: its OpenAPI models cost ~50 ms to import,
+    which no other route needs. A stage prefix (`/<stage>/docs`) counts too."""
+    global _docs_enabled
+    if not _docs_enabled and str(event.get("rawPath") or "").endswith(DOCS_PATH):
+        app.enable_swagger(path=DOCS_PATH, title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
+        _docs_enabled = True
 
 
 def reset() -> None:
@@ -254,6 +265,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if size > MAX_BODY_BYTES:
         # Refused before parsing: a body this large is never read into models.
         return _too_large(size)
+    _enable_docs(event)
     return app.resolve(event, context)
 
 
