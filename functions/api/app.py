@@ -10,12 +10,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowcore import aws
+from flowcore.definition import FlowDefinition
 from flowcore.errors import BadRequest, FlowError, PayloadTooLarge
-from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus, FlowDefinition
+from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus
 from flowcore.observability import logger
 from flowcore.service import FlowService, execution_summary
 from flowcore.tasks import default_registry
@@ -190,7 +190,7 @@ def list_flows(limit: Limit = 25, cursor: Cursor = None) -> dict[str, Any]:
 @app.get("/flows/<flow_id>", tags=["flows"], summary="A flow's definition (latest version unless `version` is given)")
 def get_flow(flow_id: FlowId, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
     flow = service().get_flow(flow_id, version)
-    return {**flow.summary(), "definition": flow.definition.model_dump(mode="json", exclude_none=True)}
+    return {**flow.summary(), "definition": flow.definition.document}
 
 
 @app.delete("/flows/<flow_id>", tags=["flows"], summary="Delete a flow and all its versions")
@@ -260,7 +260,8 @@ def _body_size(event: dict[str, Any]) -> int:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # `context`: Lambda's context object, or the local stack's stand-in for it (local/esm.py).
     size = _body_size(event)
     if size > MAX_BODY_BYTES:
         # Refused before parsing: a body this large is never read into models.

@@ -7,8 +7,9 @@ import json
 import uuid
 from typing import Any
 
+from flowcore.definition import FlowDefinition
 from flowcore.errors import Conflict, Problem, ValidationFailed
-from flowcore.model import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, FlowDefinition, TaskStatus
+from flowcore.model import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, TaskStatus
 from flowcore.store import ExecutionRecord, ExecutionStore, FlowRecord, RunRecord
 from flowcore.tasks import TaskTypeRegistry
 from flowcore.validation import graph_problems

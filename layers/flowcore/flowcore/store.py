@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from flowcore.errors import BadRequest, Conflict, NotFound, StoreUnavailable
 from flowcore.model import (
     ExecutionStatus,
-    FlowDefinition,
+    FlowSpec,
     RunRef,
     TaskResult,
     TaskStatus,
@@ -37,6 +37,8 @@ from flowcore.model import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from flowcore.definition import FlowDefinition
 
 Item = dict[str, Any]
 
@@ -109,7 +111,7 @@ class FlowRecord:
     version: int
     name: str
     created_at: str
-    definition: FlowDefinition
+    definition: FlowSpec
     content_hash: str
 
     def summary(self) -> dict[str, Any]:
@@ -371,7 +373,7 @@ class ExecutionStore:
                 if _error_code(error) == "TransactionCanceledException":
                     continue  # another writer created a version first: read the head again
                 raise
-            return FlowRecord(flow_id, version, definition.name, now, definition, content_hash), True
+            return FlowRecord(flow_id, version, definition.name, now, FlowSpec.from_json(document), content_hash), True
         raise Conflict(f"flow '{flow_id}' is being changed by other requests; try again")
 
     def get_flow(self, flow_id: str, version: int | None = None) -> FlowRecord:
@@ -390,7 +392,7 @@ class ExecutionStore:
             version=version,
             name=item["name"],
             created_at=item["created_at"],
-            definition=FlowDefinition.model_validate_json(item["definition"]),
+            definition=FlowSpec.from_json(item["definition"]),
             content_hash=item["content_hash"],
         )
 
