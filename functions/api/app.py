@@ -6,17 +6,16 @@ import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowcore import aws
+from flowcore.definition import FlowDefinition
 from flowcore.errors import BadRequest, FlowError, PayloadTooLarge
-from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus, FlowDefinition
+from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus
 from flowcore.observability import logger
 from flowcore.service import FlowService, execution_summary
 from flowcore.tasks import default_registry
@@ -25,11 +24,12 @@ from flowcore.validation import field_path
 MAX_BODY_BYTES = 1024 * 1024
 SERVICE_VERSION = "1.0.0"
 
-tracer = Tracer()
+DOCS_PATH = "/docs"
+
 app = APIGatewayHttpResolver(enable_validation=True)
-app.enable_swagger(path="/docs", title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
 
 _service: FlowService | None = None
+_docs_enabled = False
 
 
 def service() -> FlowService:
@@ -38,6 +38,15 @@ def service() -> FlowService:
     if _service is None:
         _service = FlowService(aws.execution_store(), default_registry())
     return _service
+
+
+def _enable_docs(event: dict[str, Any]) -> None:
+    """Swagger UI is registered on the first request for it: its OpenAPI models cost ~50 ms to import,
+    which no other route needs. A stage prefix (`/<stage>/docs`) counts too."""
+    global _docs_enabled
+    if not _docs_enabled and str(event.get("rawPath") or "").endswith(DOCS_PATH):
+        app.enable_swagger(path=DOCS_PATH, title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
+        _docs_enabled = True
 
 
 def reset() -> None:
@@ -181,7 +190,7 @@ def list_flows(limit: Limit = 25, cursor: Cursor = None) -> dict[str, Any]:
 @app.get("/flows/<flow_id>", tags=["flows"], summary="A flow's definition (latest version unless `version` is given)")
 def get_flow(flow_id: FlowId, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
     flow = service().get_flow(flow_id, version)
-    return {**flow.summary(), "definition": flow.definition.model_dump(mode="json", exclude_none=True)}
+    return {**flow.summary(), "definition": flow.definition.document}
 
 
 @app.delete("/flows/<flow_id>", tags=["flows"], summary="Delete a flow and all its versions")
@@ -251,12 +260,13 @@ def _body_size(event: dict[str, Any]) -> int:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # `context`: Lambda's context object, or the local stack's stand-in for it (local/esm.py).
     size = _body_size(event)
     if size > MAX_BODY_BYTES:
         # Refused before parsing: a body this large is never read into models.
         return _too_large(size)
+    _enable_docs(event)
     return app.resolve(event, context)
 
 

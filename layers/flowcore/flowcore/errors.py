@@ -62,6 +62,10 @@ class Conflict(FlowError):
     status = 409
 
 
+class UnreadableItem(FlowError):
+    """A stored item that does not parse (a stored flow version's definition, say); the service's fault."""
+
+
 class StoreUnavailable(FlowError):
     """DynamoDB kept refusing (throttling, service errors) after the SDK's own retries."""
 

@@ -1,18 +1,23 @@
-"""Flow definitions, executions and task runs.
+"""Flow definitions, executions and task runs, as the runner and the engine read them.
 
-Definitions are pydantic models because they arrive from users and must be validated field by field.
-Runtime values the runner handles once per transition (task results, routing decisions) are frozen
-dataclasses: cheaper to build, and the engine stays free of any parsing concerns.
+Everything here is a plain frozen dataclass, and this module imports no pydantic: the stream consumers
+import it, and pydantic with the definition models was a third of their cold start. Definitions arriving
+from users are checked by the pydantic models of `flowcore.definition` (API only); what was stored after
+that check is read back as a `FlowSpec`. `FlowDefinition` is still importable from here, on demand.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from flowcore.errors import UnreadableItem
+
+if TYPE_CHECKING:
+    from flowcore.definition import FlowDefinition
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
 FLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -22,9 +27,6 @@ MAX_TASKS = 1000
 MAX_CONDITIONS = 2000
 DEFAULT_MAX_TRANSITIONS = 10_000
 MAX_TRANSITIONS_LIMIT = 100_000
-
-Name = Annotated[str, Field(pattern=NAME_PATTERN, description="Letters, digits and _ . : - (1-80 characters)")]
-Description = Annotated[str, Field(max_length=500)]
 
 
 class TaskStatus(StrEnum):
@@ -48,79 +50,107 @@ class ExecutionStatus(StrEnum):
 ACTIVE_EXECUTION_STATUSES = frozenset({ExecutionStatus.CREATED, ExecutionStatus.RUNNING})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
+def __getattr__(name: str) -> Any:
+    """`FlowDefinition` (pydantic) loads with its module when first asked for, never by the runner."""
+    if name == "FlowDefinition":
+        from flowcore.definition import FlowDefinition
+
+        return FlowDefinition
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class RetryPolicy(_Strict):
-    """How often a failed task is tried again, and how long to wait between tries."""
-
-    max_attempts: Annotated[int, Field(ge=1, le=25)] = 3
-    interval_seconds: Annotated[float, Field(ge=0, le=86_400)] = 1.0
-    backoff_rate: Annotated[float, Field(ge=1, le=10)] = 2.0
-    max_delay_seconds: Annotated[float, Field(ge=0, le=86_400)] = 300.0
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    interval_seconds: float = 1.0
+    backoff_rate: float = 2.0
+    max_delay_seconds: float = 300.0
     jitter: bool = False
 
 
-class WhenRule(_Strict):
-    """A declarative test on the source task's output; see `conditions.py`."""
-
-    path: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-\[\]]+$")]
-    op: Literal["eq", "ne", "gt", "gte", "lt", "lte", "exists", "not_exists", "in", "contains"]
+@dataclass(frozen=True, slots=True)
+class WhenRule:
+    path: str
+    op: str
     value: Any = None
 
 
-class TaskDefinition(_Strict):
-    name: Name
-    description: Description | None = None
-    type: str = Field(
-        default="pass",
-        validation_alias=AliasChoices("type", "task_type"),
-        max_length=64,
-        description="Task type (alias: task_type); absent means `pass`",
-    )
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    retry: RetryPolicy | None = None
-    timeout_seconds: Annotated[int, Field(ge=1, le=900)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_type_field(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "type" in data and "task_type" in data and data["type"] != data["task_type"]:
-            raise ValueError("give either 'type' or 'task_type', not two different values")
-        if isinstance(data, dict) and "task_type" in data and "type" in data:
-            data = {k: v for k, v in data.items() if k != "task_type"}
-        return data
-
-
-class Condition(_Strict):
-    name: Name | None = None
-    description: Description | None = None
-    source_task: Name
-    outcome: str = Field(default="success", description="`success` or `failure` (any case)")
-    target_task_success: str | None = Field(default=None, max_length=80)
-    target_task_failure: str | None = Field(default=None, max_length=80)
+@dataclass(frozen=True, slots=True)
+class Condition:
+    source_task: str
+    name: str | None = None
+    outcome: str = "success"
+    target_task_success: str | None = None
+    target_task_failure: str | None = None
     when: WhenRule | None = None
 
 
-class FlowDefinition(_Strict):
-    """A flow as users write it, flat or wrapped as {"flow": {...}}."""
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    name: str
+    type: str = "pass"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy | None = None
+    timeout_seconds: int | None = None
 
-    id: Annotated[str, Field(pattern=FLOW_ID_PATTERN)] | None = None
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Description | None = None
-    start_task: Annotated[str, Field(min_length=1, max_length=80)]
-    tasks: Annotated[list[TaskDefinition], Field(min_length=1, max_length=MAX_TASKS)]
-    conditions: Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)] = Field(default_factory=list)
-    max_transitions: Annotated[int, Field(ge=1, le=MAX_TRANSITIONS_LIMIT)] = DEFAULT_MAX_TRANSITIONS
-    timeout_seconds: Annotated[int, Field(ge=1, le=31_536_000)] | None = None
 
-    @model_validator(mode="before")
+@dataclass(frozen=True, slots=True)
+class FlowSpec:
+    """A definition that passed `flowcore.definition.FlowDefinition`, read back without checking it again.
+
+    `document` is its JSON form as stored; the other fields are what routing reads. Defaults are the models'.
+    """
+
+    name: str
+    start_task: str
+    tasks: tuple[TaskSpec, ...]
+    conditions: tuple[Condition, ...]
+    max_transitions: int
+    timeout_seconds: int | None
+    document: dict[str, Any]
+
     @classmethod
-    def _unwrap(cls, data: Any) -> Any:
-        if isinstance(data, dict) and set(data) == {"flow"} and isinstance(data["flow"], dict):
-            return data["flow"]
-        return data
+    def from_json(cls, text: str) -> FlowSpec:
+        """Parse a stored definition; one that does not parse raises `UnreadableItem` (a `FlowError`)."""
+        try:
+            return cls.from_document(json.loads(text))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise UnreadableItem(f"a stored flow definition does not parse: {error}") from error
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> FlowSpec:
+        return cls(
+            name=document["name"],
+            start_task=document["start_task"],
+            tasks=tuple(_task(task) for task in document["tasks"]),
+            conditions=tuple(_condition(condition) for condition in document.get("conditions", ())),
+            max_transitions=document.get("max_transitions", DEFAULT_MAX_TRANSITIONS),
+            timeout_seconds=document.get("timeout_seconds"),
+            document=document,
+        )
+
+
+def _task(document: dict[str, Any]) -> TaskSpec:
+    retry = document.get("retry")
+    return TaskSpec(
+        name=document["name"],
+        type=document.get("type", "pass"),
+        parameters=document.get("parameters", {}),
+        retry=RetryPolicy(**retry) if retry is not None else None,
+        timeout_seconds=document.get("timeout_seconds"),
+    )
+
+
+def _condition(document: dict[str, Any]) -> Condition:
+    when = document.get("when")
+    return Condition(
+        source_task=document["source_task"],
+        name=document.get("name"),
+        outcome=document.get("outcome", "success"),
+        target_task_success=document.get("target_task_success"),
+        target_task_failure=document.get("target_task_failure"),
+        when=WhenRule(**when) if when is not None else None,
+    )
 
 
 def is_end(target: str | None) -> bool:
@@ -137,13 +167,16 @@ class CompiledFlow:
 
     flow_id: str
     version: int
-    definition: FlowDefinition
-    tasks: dict[str, TaskDefinition]
+    definition: FlowSpec
+    tasks: dict[str, TaskSpec]
     task_order: tuple[str, ...]
     conditions_by_source: dict[str, tuple[Condition, ...]]
 
     @classmethod
-    def build(cls, flow_id: str, version: int, definition: FlowDefinition) -> CompiledFlow:
+    def build(cls, flow_id: str, version: int, definition: FlowSpec | FlowDefinition) -> CompiledFlow:
+        """From a stored definition, or from a checked model (tests, the bench): `FlowSpec` either way."""
+        if not isinstance(definition, FlowSpec):
+            definition = definition.spec()
         by_source: dict[str, list[Condition]] = {}
         for condition in definition.conditions:
             by_source.setdefault(condition.source_task, []).append(condition)

@@ -1,7 +1,7 @@
 """One logger and one metrics object for the service; the service name comes from POWERTOOLS_SERVICE_NAME.
 
-No tracer here: only the API traces (X-Ray). The stream consumers run once per transition, where a
-trace would cost more than the transition itself and its SDK more than a third of the cold start.
+No tracer (X-Ray SDK) anywhere: importing it cost the API ~110 ms of a ~400 ms cold start. The API
+function keeps `Tracing: Active`, so Lambda still records a segment per invocation without the SDK.
 """
 
 from aws_lambda_powertools import Logger, Metrics

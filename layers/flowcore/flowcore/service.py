@@ -7,9 +7,10 @@ import json
 import uuid
 from typing import Any
 
+from flowcore.definition import FlowDefinition
 from flowcore.engine import decide
 from flowcore.errors import Conflict, Problem, ValidationFailed
-from flowcore.model import ACTIVE_EXECUTION_STATUSES, CompiledFlow, ExecutionStatus, FlowDefinition, TaskStatus
+from flowcore.model import ACTIVE_EXECUTION_STATUSES, CompiledFlow, ExecutionStatus, TaskStatus
 from flowcore.store import ExecutionRecord, ExecutionStore, FlowRecord, RunRecord
 from flowcore.tasks import TaskTypeRegistry
 from flowcore.validation import graph_problems

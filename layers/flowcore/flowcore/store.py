@@ -20,15 +20,15 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from flowcore.errors import BadRequest, Conflict, NotFound, StoreUnavailable
 from flowcore.model import (
     ExecutionStatus,
-    FlowDefinition,
+    FlowSpec,
     RunRef,
     TaskResult,
     TaskStatus,
@@ -37,6 +37,8 @@ from flowcore.model import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from flowcore.definition import FlowDefinition
 
 Item = dict[str, Any]
 
@@ -47,7 +49,6 @@ GSI1 = "gsi1"
 _THROTTLES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
 )
-_deserializer = TypeDeserializer()
 
 
 def utc_now() -> datetime:
@@ -79,8 +80,31 @@ def _n(value: float) -> dict[str, str]:
 
 
 def plain(item: Item) -> dict[str, Any]:
-    """A typed DynamoDB item (as in GetItem answers and stream images) as plain Python values."""
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    """A typed DynamoDB item (as in GetItem answers and stream images) as plain Python values.
+
+    What boto3's TypeDeserializer returns (numbers as Decimal), except binary values as bytes: importing
+    boto3 for it cost the stream consumers ~10 ms of cold start, and no item of this table holds binary.
+    """
+    return {key: _value(value) for key, value in item.items()}
+
+
+def _value(typed: dict[str, Any]) -> Any:
+    kind, value = next(iter(typed.items()))
+    if kind in {"S", "BOOL", "B"}:
+        return value
+    if kind == "N":
+        return Decimal(value)
+    if kind == "M":
+        return plain(value)
+    if kind == "L":
+        return [_value(element) for element in value]
+    if kind == "NULL":
+        return None
+    if kind in {"SS", "BS"}:
+        return set(value)
+    if kind == "NS":
+        return {Decimal(number) for number in value}
+    raise TypeError(f"not a DynamoDB type: {kind!r}")
 
 
 def _error_code(error: ClientError) -> str:
@@ -109,7 +133,7 @@ class FlowRecord:
     version: int
     name: str
     created_at: str
-    definition: FlowDefinition
+    definition: FlowSpec
     content_hash: str
 
     def summary(self) -> dict[str, Any]:
@@ -371,7 +395,7 @@ class ExecutionStore:
                 if _error_code(error) == "TransactionCanceledException":
                     continue  # another writer created a version first: read the head again
                 raise
-            return FlowRecord(flow_id, version, definition.name, now, definition, content_hash), True
+            return FlowRecord(flow_id, version, definition.name, now, FlowSpec.from_json(document), content_hash), True
         raise Conflict(f"flow '{flow_id}' is being changed by other requests; try again")
 
     def get_flow(self, flow_id: str, version: int | None = None) -> FlowRecord:
@@ -390,7 +414,7 @@ class ExecutionStore:
             version=version,
             name=item["name"],
             created_at=item["created_at"],
-            definition=FlowDefinition.model_validate_json(item["definition"]),
+            definition=FlowSpec.from_json(item["definition"]),
             content_hash=item["content_hash"],
         )
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flowcore.definition import FlowDefinition
 from flowcore.errors import Problem, ValidationFailed
-from flowcore.model import FlowDefinition, is_end, normalise_outcome
+from flowcore.model import is_end, normalise_outcome
 from flowcore.tasks import TaskTypeRegistry
 
 MAX_DEFINITION_BYTES = 300_000

@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from flowcore.model import TaskResult, TaskStatus
-from flowcore.tasks.base import ForcedOutcomeParameters, TaskContext, TaskType, succeeded
+from flowcore.tasks.base import FORCED_OUTCOME, Param, Parameters, TaskContext, TaskType, succeeded
 
 MAX_INLINE_WAIT_SECONDS = 5
 MAX_WAIT_SECONDS = 31_536_000
@@ -18,61 +16,61 @@ class PassTask(TaskType):
     name = "pass"
     description = "Succeeds and echoes its parameters."
 
-    def run(self, ctx: TaskContext, params: ForcedOutcomeParameters) -> TaskResult:
-        return succeeded(ctx, {"parameters": params.model_dump(exclude={"failure_rate", "fail_times"})})
+    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
+        return succeeded(ctx, {"parameters": dict(params.extra)})
 
 
-class RecordsParameters(ForcedOutcomeParameters):
-    records: int = Field(default=3, ge=0, le=1_000_000, description="how many records the task reports")
+RECORDS = (
+    *FORCED_OUTCOME,
+    Param("records", int, 3, ge=0, le=1_000_000, description="how many records the task reports"),
+)
 
 
 class FetchDataTask(TaskType):
     name = "fetch_data"
     description = "Reports fetching `records` records from `source`."
-    parameters_model = RecordsParameters
+    parameters = RECORDS
 
-    def run(self, ctx: TaskContext, params: RecordsParameters) -> TaskResult:
-        source = (params.model_extra or {}).get("source", "default")
+    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
+        source = params.extra.get("source", "default")
         return succeeded(ctx, {"source": source, "records_fetched": params.records})
 
 
 class ProcessDataTask(TaskType):
     name = "process_data"
     description = "Reports processing `records` records."
-    parameters_model = RecordsParameters
+    parameters = RECORDS
 
-    def run(self, ctx: TaskContext, params: RecordsParameters) -> TaskResult:
+    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
         return succeeded(ctx, {"records_processed": params.records})
 
 
 class StoreDataTask(TaskType):
     name = "store_data"
     description = "Reports storing `records` records to `destination`."
-    parameters_model = RecordsParameters
+    parameters = RECORDS
 
-    def run(self, ctx: TaskContext, params: RecordsParameters) -> TaskResult:
-        destination = (params.model_extra or {}).get("destination", "default")
+    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
+        destination = params.extra.get("destination", "default")
         return succeeded(ctx, {"destination": destination, "records_stored": params.records})
 
 
-class PrintParameters(ForcedOutcomeParameters):
-    message: str = Field(default="", max_length=10_000)
+PRINT = (*FORCED_OUTCOME, Param("message", str, "", max_length=10_000))
 
 
 class PrintTask(TaskType):
     name = "print"
     description = "Logs `message` and returns it."
-    parameters_model = PrintParameters
+    parameters = PRINT
 
-    def run(self, ctx: TaskContext, params: PrintParameters) -> TaskResult:
+    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
         from flowcore.observability import logger
 
         logger.info("print task", extra={"task": ctx.task_name, "printed": params.message})
         return succeeded(ctx, {"message": params.message})
 
 
-class WaitParameters(ForcedOutcomeParameters):
-    seconds: float = Field(ge=0, le=MAX_WAIT_SECONDS, description="how long to wait")
+WAIT = (*FORCED_OUTCOME, Param("seconds", float, ge=0, le=MAX_WAIT_SECONDS, description="how long to wait"))
 
 
 class WaitTask(TaskType):
@@ -80,10 +78,10 @@ class WaitTask(TaskType):
 
     name = "wait"
     description = f"Waits `seconds` (up to a year; above {MAX_INLINE_WAIT_SECONDS} s through the timer) and succeeds."
-    parameters_model = WaitParameters
+    parameters = WAIT
     needs_claim: ClassVar[bool] = True
 
-    def run(self, ctx: TaskContext, params: WaitParameters) -> TaskResult:
+    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
         if not ctx.resumed and params.seconds > MAX_INLINE_WAIT_SECONDS:
             return TaskResult(
                 status=TaskStatus.WAITING,
