@@ -125,8 +125,9 @@ def cold_init(runs: int = 5) -> ColdInit:
 
 def engine_decision_us(number: int = 20_000, repeat: int = 9) -> float:
     """Median time of one `flowcore.engine.decide` on the 3-task sample, cycling through its three tasks."""
+    from flowcore.definition import FlowDefinition
     from flowcore.engine import decide
-    from flowcore.model import CompiledFlow, FlowDefinition, RunRef, TaskResult, TaskStatus
+    from flowcore.model import CompiledFlow, RunRef, TaskResult, TaskStatus
 
     definition = FlowDefinition.model_validate(sample_flow())
     flow = CompiledFlow.build("flow123", 1, definition)
@@ -148,7 +149,7 @@ EXECUTION_ID = "00000000-0000-4000-8000-000000000000"
 
 def _canned_items() -> dict[str, dict[str, Any]]:
     """The execution and flow version items the runner reads, as DynamoDB returns them."""
-    from flowcore.model import FlowDefinition
+    from flowcore.definition import FlowDefinition
 
     definition = FlowDefinition.model_validate(sample_flow()).model_dump(mode="json", exclude_none=True)
     return {

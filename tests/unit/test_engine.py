@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from flowcore.definition import FlowDefinition
 from flowcore.engine import decide, join_points, next_tasks, retry_delay
-from flowcore.model import CompiledFlow, Decision, FlowDefinition, RetryPolicy, RunRef, TaskResult, TaskStatus
+from flowcore.model import CompiledFlow, Decision, RetryPolicy, RunRef, TaskResult, TaskStatus
 
 SUCCESS = TaskResult(status=TaskStatus.SUCCESS, output={})
 FAILURE = TaskResult(status=TaskStatus.FAILURE, error="boom")

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from flowcore.definition import FlowDefinition
 from flowcore.errors import Problem, ValidationFailed
-from flowcore.model import MAX_TASKS, FlowDefinition
+from flowcore.model import MAX_TASKS
 from flowcore.tasks import TaskTypeRegistry, default_registry
 from flowcore.validation import (
     MAX_CONDITIONS_PER_TASK,

@@ -3,7 +3,7 @@
 Everything here is a plain frozen dataclass, and this module imports no pydantic: the stream consumers
 import it, and pydantic with the definition models was a third of their cold start. Definitions arriving
 from users are checked by the pydantic models of `flowcore.definition` (API only); what was stored after
-that check is read back as a `FlowSpec`. `FlowDefinition` is still importable from here, on demand.
+that check is read back as a `FlowSpec`.
 """
 
 from __future__ import annotations
@@ -48,15 +48,6 @@ class ExecutionStatus(StrEnum):
 
 
 ACTIVE_EXECUTION_STATUSES = frozenset({ExecutionStatus.CREATED, ExecutionStatus.RUNNING})
-
-
-def __getattr__(name: str) -> Any:
-    """`FlowDefinition` (pydantic) loads with its module when first asked for, never by the runner."""
-    if name == "FlowDefinition":
-        from flowcore.definition import FlowDefinition
-
-        return FlowDefinition
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
