@@ -219,3 +219,21 @@ def test_the_status_document_names_the_task_a_chain_is_on(harness: Harness, monk
     assert during["task_results"]["task1"]["status"] == "SUCCESS"
     assert during["task_results"]["task2"]["status"] == "PENDING"
     assert harness.status(execution["id"])["current_task"] is None
+
+
+def test_a_delete_mid_chain_leaves_no_item_behind(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowcore.tasks.builtins import ProcessDataTask
+
+    original = ProcessDataTask.run
+    execution: dict[str, str] = {}
+
+    def delete_then_run(self: ProcessDataTask, ctx: Any, params: Any) -> Any:
+        assert harness.request("DELETE", f"/executions/{execution['id']}").status == 200
+        return original(self, ctx, params)
+
+    monkeypatch.setattr(ProcessDataTask, "run", delete_then_run)
+    execution["id"] = harness.start(sample())
+    harness.drain()
+
+    assert harness.items(execution["id"]) == []
+    assert harness.request("GET", f"/executions/{execution['id']}").status == 404

@@ -166,14 +166,22 @@ class TaskRunner:
             except RunConflict as conflict:
                 outcome = self._recover(flow, ref, dispatch, conflict.current)
             else:
-                return self._chain(flow, successor, outcome, remaining_ms) if successor else outcome
+                return self._chain(flow, ref, successor, outcome, remaining_ms) if successor else outcome
         logger.info("task run", extra={"outcome": outcome})
         return outcome
 
     def _chain(
-        self, flow: CompiledFlow, successor: RunRef, outcome: str, remaining_ms: Callable[[], int] | None
+        self,
+        flow: CompiledFlow,
+        committed: RunRef,
+        successor: RunRef,
+        outcome: str,
+        remaining_ms: Callable[[], int] | None,
     ) -> str:
-        """Run the path's next tasks in this invocation while it may; hand the next run to the stream after."""
+        """Run the path's next tasks in this invocation while it may; hand the next run to the stream after.
+
+        `committed` is the run this invocation just ended, `successor` the one the engine routed to.
+        """
         started = time.monotonic()
         ran = 1
         next_ref: RunRef | None = successor
@@ -184,6 +192,8 @@ class TaskRunner:
                 return outcome
             execution = self._store.get_execution(ref.execution_id)
             if execution is None:
+                # Deleted while the last task ran: its run item, written after the delete, goes too.
+                self._store.delete_run(committed)
                 return "gone"
             if execution.status is not ExecutionStatus.RUNNING:
                 # Stopped since (cancelled, timed out): the next task does not start, and says so.
@@ -197,6 +207,7 @@ class TaskRunner:
                 outcome = self._recover(flow, ref, dispatch, conflict.current)
                 logger.info("task run", extra={"outcome": outcome})
                 return outcome
+            committed = ref
             ran += 1
         return outcome
 
