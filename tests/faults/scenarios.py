@@ -8,8 +8,10 @@ one successor per transition, nothing written after it ended) and that no execut
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,10 +145,38 @@ def _deliver_shuffled(driver: StreamDriver, rng: random.Random) -> int:
 # -- process death at every call boundary ------------------------------------------------------------
 
 
-def _kill_everywhere(harness: Harness, make: Callable[[], dict[str, Any]], when: str, replay: bool) -> str:
+@contextmanager
+def _chain_tasks(count: int | None) -> Iterator[None]:
+    """Runner containers started with CHAIN_TASKS=count (None: the default)."""
+    from flowcore.settings import settings
+
+    saved = os.environ.get("CHAIN_TASKS")
+    if count is not None:
+        os.environ["CHAIN_TASKS"] = str(count)
+    settings.cache_clear()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("CHAIN_TASKS", None)
+        else:
+            os.environ["CHAIN_TASKS"] = saved
+        settings.cache_clear()
+
+
+def _kill_everywhere(
+    harness: Harness, make: Callable[[], dict[str, Any]], when: str, replay: bool, chain_tasks: int | None = None
+) -> str:
     """Count the runner's calls in a fault-free run of the flow, then for k = 1..N run it again with the
     process killed {when} call k; the redelivery must converge to the fault-free outcome."""
     driver = StreamDriver(harness, replay=replay)
+    with _chain_tasks(chain_tasks):
+        return _kill_at_each_call(harness, driver, make, when, replay)
+
+
+def _kill_at_each_call(
+    harness: Harness, driver: StreamDriver, make: Callable[[], dict[str, Any]], when: str, replay: bool
+) -> str:
     try:
         expected, calls = driver.baseline(make())
         assert calls > 0
@@ -177,6 +207,13 @@ def _register_kills() -> None:
                     return _kill_everywhere(harness, make, when, replay)
 
                 fault(name)(scenario)
+    # A chain that hands over: task1 and task2 in one invocation, task3 from the PENDING run it wrote.
+    for when in (BEFORE, AFTER):
+
+        def handed_over(harness: Harness, when: str = when) -> str:
+            return _kill_everywhere(harness, flows.sample, when, replay=False, chain_tasks=2)
+
+        fault(f"runner killed {when} each call, batch redelivered (sample, chain of 2)")(handed_over)
 
 
 _register_kills()
