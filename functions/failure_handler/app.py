@@ -14,6 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from flowcore import aws
 from flowcore.failures import FailedBatchHandler
 from flowcore.observability import logger, metrics
+from flowcore.runner import TaskRunner
+from flowcore.tasks import default_registry
+from flowcore.timers import Timers
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _handler: FailedBatchHandler | None = None
@@ -22,7 +25,9 @@ _handler: FailedBatchHandler | None = None
 def handler() -> FailedBatchHandler:
     global _handler
     if _handler is None:
-        _handler = FailedBatchHandler(aws.execution_store(), aws.streams())
+        # The runner here only resumes paths (TaskRunner.resume), which starts no timer: no state machine.
+        runner = TaskRunner(aws.execution_store(), default_registry(), Timers(None, None))
+        _handler = FailedBatchHandler(aws.execution_store(), aws.streams(), runner.resume)
     return _handler
 
 

@@ -276,6 +276,31 @@ def throttled_past_the_retry_budget(harness: Harness) -> str:
     )
 
 
+@fault("refused from the second call of a chain on, past the retry budget")
+def refused_mid_chain_past_the_retry_budget(harness: Harness) -> str:
+    """The start task commits, then every call is refused until the batch fails over: the record fails with
+    its own run committed. The failure handler must resume the path, not leave it RUNNING or fail it."""
+    driver = StreamDriver(harness)
+    try:
+        expected, _ = driver.baseline(flows.sample())
+        app_reset()  # a cold runner: the first delivery reads the flow version
+        execution_id = harness.start(flows.sample())
+        # Calls of the first delivery: GetItem execution, GetItem flow version, UpdateItem task1, then the chain.
+        driver.faults.interleave = (len(driver.faults.calls) + 4, lambda: driver.faults.throttle_next(1_000_000))
+        driver.drain()
+        driver.faults.stop_throttling()
+        committed = [item["sk"] for item in harness.items(execution_id) if item["sk"].startswith("RUN#")]
+        assert committed == ["RUN#000001#task1"], committed
+        assert driver.pump.stats.batches_failed_over == 1
+        assert harness.failures.drain() == 1  # the one failed batch
+        assert harness.status(execution_id)["status"] == "RUNNING"  # resumed, not failed: task2 is PENDING
+        driver.drain()  # the same mapping, past the failed batch: only the resumed run is new
+    finally:
+        driver.close()
+    assert_same(outcome(harness, execution_id), expected, "resumed by the failure handler")
+    return f"the start record failed over after task1 committed; resumed and COMPLETED; {_settled(harness)}"
+
+
 # -- records that fail -----------------------------------------------------------------------------
 
 

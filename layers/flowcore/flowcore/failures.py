@@ -3,16 +3,18 @@ of staying RUNNING forever.
 
 The event source mapping sends the OnFailure queue only the batch's coordinates (shard, first and last
 sequence numbers). The records are read again from the stream by those numbers; every dispatch among
-them fails its task run and its execution.
+them whose run is still where the record left it fails its task run and its execution. A dispatch whose
+run had moved on is resumed instead: the path goes on from the last run committed along it (a record can
+fail after its own run committed, when the chain after it kept failing). That may run one task twice if
+a runner is on it at that moment, never commit it twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from flowcore.errors import FlowError
 from flowcore.model import ExecutionStatus, TaskStatus, run_sort_key
@@ -36,9 +38,13 @@ def is_dispatch(record: dict[str, Any]) -> bool:
 
 
 class FailedBatchHandler:
-    def __init__(self, store: ExecutionStore, streams: Any) -> None:
+    """`resume` (the runner's `TaskRunner.resume`) is called for a dispatch whose run had moved on: a record
+    that failed after its own run was committed must not leave the path stopped there."""
+
+    def __init__(self, store: ExecutionStore, streams: Any, resume: Callable[[dict[str, Any]], str]) -> None:
         self._store = store
         self._streams = streams
+        self._resume = resume
 
     def handle(self, message: dict[str, Any]) -> int:
         """Fail every execution dispatched in the batch `message` describes; returns how many were failed."""
@@ -60,6 +66,8 @@ class FailedBatchHandler:
             if done:
                 failed += 1
                 logger.warning("execution failed by the failure queue", extra={"execution_id": execution_id})
+            elif self._resume(image) == "recovered":
+                logger.warning("execution resumed by the failure queue", extra={"execution_id": execution_id})
         return failed
 
     def _fail_start(self, execution_id: str, reason: str) -> bool:
@@ -68,7 +76,7 @@ class FailedBatchHandler:
             return False
         try:
             start_task = self._store.get_flow(execution.flow_id, execution.flow_version).definition.start_task
-        except (FlowError, ValidationError):
+        except FlowError:
             # The flow version itself is unreadable, so the start task cannot have run: fail the execution alone.
             update = self._store.stop_execution_update(execution_id, ExecutionStatus.FAILED, reason)
             return self._store.apply_execution_update(update)

@@ -379,16 +379,39 @@ class TaskRunner:
         elif not successors:
             store.apply_execution_update(self._branch_update(execution, decision, -1))
 
-    def _recover(self, flow: CompiledFlow, ref: RunRef, dispatch: Dispatch, current: RunRecord | None) -> str:
-        """A conditional write found the run changed: decide whether anything is left to finish.
-
-        From a committed run, the path is walked on through the runs that exist already (run ahead by a
-        chain that then stopped) until one is open or missing; the missing one is written PENDING.
+    def resume(self, image: dict[str, Any]) -> str:
+        """After the event source mapping gave up on a dispatch whose run had moved on: the path must not
+        stop there. A record fails over with its run committed when what came after kept failing (a chain,
+        or the write of the next run, refused on every retry); the walk of `_recover` writes the missing
+        run PENDING, or ends the execution. Open runs are left to their own records and timers.
         """
+        dispatch = Dispatch.from_image(image)
+        execution = self._store.get_execution(dispatch.execution_id)
+        if execution is None or execution.status is not ExecutionStatus.RUNNING:
+            return "ended"
+        flow = self._flows.get(execution.flow_id, execution.flow_version)
+        if flow.may_branch:
+            return "atomic"  # such flows commit a result with its successors: nothing can be missing
+        ref = RunRef(dispatch.execution_id, dispatch.seq, dispatch.task_name or flow.definition.start_task)
+        current = self._store.get_run(ref)
+        return self._walk(flow, ref, current, rearm=False) if current is not None else "open"
+
+    def _recover(self, flow: CompiledFlow, ref: RunRef, dispatch: Dispatch, current: RunRecord | None) -> str:
+        """A conditional write found the run changed: decide whether anything is left to finish."""
         if current is None or current.attempt != dispatch.attempt:
             return "duplicate"  # deleted, re-dispatched at a later attempt, or an older record
+        return self._walk(flow, ref, current)
+
+    def _walk(self, flow: CompiledFlow, ref: RunRef, current: RunRecord, rearm: bool = True) -> str:
+        """From a committed run, walk on along the path through the runs that exist already (run ahead by a
+        chain that then stopped) until one is open or missing; the missing one is written PENDING.
+
+        `rearm`: a run found parked or claimed gets its timer again (it may not have been started).
+        """
         execution: ExecutionRecord | None = None
         while True:
+            if current.status in (TaskStatus.RUNNING, TaskStatus.WAITING) and not rearm:
+                return "open"
             if current.status is TaskStatus.RUNNING:
                 return self._reclaim_later(ref, current)
             if current.status is TaskStatus.WAITING:
