@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from flowcore.definition import FlowDefinition
-from flowcore.engine import decide, join_points, next_tasks, retry_delay
+from flowcore.engine import decide, next_tasks, retry_delay
 from flowcore.model import CompiledFlow, Decision, RetryPolicy, RunRef, TaskResult, TaskStatus
 
 SUCCESS = TaskResult(status=TaskStatus.SUCCESS, output={})
@@ -488,8 +488,8 @@ def test_join_points_are_tasks_that_conditions_of_several_tasks_lead_to() -> Non
         ],
     )
 
-    assert join_points(flow) == frozenset({"join", "recover"})
+    assert flow.join_points == frozenset({"join", "recover"})
 
 
 def test_a_sequential_flow_has_no_join_points() -> None:
-    assert join_points(compile_flow(["one", "two", "three"])) == frozenset()
+    assert compile_flow(["one", "two", "three"]).join_points == frozenset()

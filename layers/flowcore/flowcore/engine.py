@@ -50,17 +50,6 @@ def next_tasks(flow: CompiledFlow, task_name: str, result: TaskResult) -> tuple[
     return (following,) if following is not None else ()
 
 
-def join_points(flow: CompiledFlow) -> frozenset[str]:
-    """Tasks that conditions of more than one task lead to: where parallel branches can meet."""
-    sources: dict[str, set[str]] = {}
-    for source, conditions in flow.conditions_by_source.items():
-        for condition in conditions:
-            for target in (condition.target_task_success, condition.target_task_failure):
-                if target is not None and not is_end(target):
-                    sources.setdefault(target, set()).add(source)
-    return frozenset(task for task, origins in sources.items() if len(origins) > 1)
-
-
 def decide(
     flow: CompiledFlow, run: RunRef, attempt: int, result: TaskResult, retry_delay_seconds: float = 0.0
 ) -> Decision:

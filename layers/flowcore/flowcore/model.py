@@ -162,6 +162,8 @@ class CompiledFlow:
     tasks: dict[str, TaskSpec]
     task_order: tuple[str, ...]
     conditions_by_source: dict[str, tuple[Condition, ...]]
+    #: Tasks that conditions of more than one task lead to: where parallel branches can meet.
+    join_points: frozenset[str]
 
     @classmethod
     def build(cls, flow_id: str, version: int, definition: FlowSpec | FlowDefinition) -> CompiledFlow:
@@ -169,8 +171,12 @@ class CompiledFlow:
         if not isinstance(definition, FlowSpec):
             definition = definition.spec()
         by_source: dict[str, list[Condition]] = {}
+        sources_by_target: dict[str, set[str]] = {}
         for condition in definition.conditions:
             by_source.setdefault(condition.source_task, []).append(condition)
+            for target in (condition.target_task_success, condition.target_task_failure):
+                if not is_end(target):
+                    sources_by_target.setdefault(str(target), set()).add(condition.source_task)
         return cls(
             flow_id=flow_id,
             version=version,
@@ -178,6 +184,7 @@ class CompiledFlow:
             tasks={task.name: task for task in definition.tasks},
             task_order=tuple(task.name for task in definition.tasks),
             conditions_by_source={name: tuple(conds) for name, conds in by_source.items()},
+            join_points=frozenset(task for task, sources in sources_by_target.items() if len(sources) > 1),
         )
 
     @property

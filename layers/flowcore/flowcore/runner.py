@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flowcore.engine import decide, join_points, retry_delay
+from flowcore.engine import decide, retry_delay
 from flowcore.model import CompiledFlow, Decision, ExecutionStatus, RunRef, TaskResult, TaskStatus, parse_run_sort_key
 from flowcore.observability import logger
 from flowcore.store import (
@@ -99,28 +99,20 @@ class FlowCache:
     def __init__(self, store: ExecutionStore, size: int = 256) -> None:
         self._store = store
         self._size = size
-        self._flows: OrderedDict[tuple[str, int], tuple[CompiledFlow, frozenset[str]]] = OrderedDict()
+        self._flows: OrderedDict[tuple[str, int], CompiledFlow] = OrderedDict()
 
     def get(self, flow_id: str, version: int) -> CompiledFlow:
-        return self._entry(flow_id, version)[0]
-
-    def joins(self, flow: CompiledFlow) -> frozenset[str]:
-        """The flow's join points (see `engine.join_points`), worked out once per version."""
-        return self._entry(flow.flow_id, flow.version)[1]
-
-    def _entry(self, flow_id: str, version: int) -> tuple[CompiledFlow, frozenset[str]]:
         key = (flow_id, version)
-        entry = self._flows.get(key)
-        if entry is None:
+        flow = self._flows.get(key)
+        if flow is None:
             record = self._store.get_flow(flow_id, version)
             flow = CompiledFlow.build(flow_id, version, record.definition)
-            entry = (flow, join_points(flow) if flow.may_branch else frozenset())
-            self._flows[key] = entry
+            self._flows[key] = flow
             if len(self._flows) > self._size:
                 self._flows.popitem(last=False)
         else:
             self._flows.move_to_end(key)
-        return entry
+        return flow
 
 
 class TaskRunner:
@@ -313,7 +305,7 @@ class TaskRunner:
             return "retry scheduled", None
 
         successors = decision.successors
-        joins = self._flows.joins(flow)
+        joins = flow.join_points
         if any(successor.task_name in joins for successor in successors):
             # A sibling may have created the join run already: one read instead of a cancelled transaction.
             successors = tuple(
@@ -382,8 +374,8 @@ class TaskRunner:
     def resume(self, image: dict[str, Any]) -> str:
         """After the event source mapping gave up on a dispatch whose run had moved on: the path must not
         stop there. A record fails over with its run committed when what came after kept failing (a chain,
-        or the write of the next run, refused on every retry); the walk of `_recover` writes the missing
-        run PENDING, or ends the execution. Open runs are left to their own records and timers.
+        or the write of the next run, refused on every retry); the recovery walk writes the missing run
+        PENDING, or ends the execution. Open runs are left to their own records and timers.
         """
         dispatch = Dispatch.from_image(image)
         execution = self._store.get_execution(dispatch.execution_id)
