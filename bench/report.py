@@ -170,6 +170,7 @@ def results(
         "cheaper_than_sfn_standard": SFN_STANDARD_PER_1000 / workloads["sample_3"]["usd_per_1000_transitions"],
         "cold_init_ratio": cold.ratios,
         "cold_init_ratio_wall_clock": cold.wall_ratios,
+        "cold_init_probe_ratio": cold.probe_ratios,
         "cold_init_cpu_ms": cold.medians(cold.cpu_ms),
         "cold_init_wall_ms": cold.medians(cold.wall_ms),
         "cold_init_runs_cpu_ms": cold.cpu_ms,
@@ -319,6 +320,12 @@ def render(document: dict[str, Any]) -> str:
         f"({cold_wall['api']:.0f}), task_runner {cold_ms['task_runner']:.0f} ({cold_wall['task_runner']:.0f}), "
         f"boto3 {cold_ms['boto3']:.0f} ({cold_wall['boto3']:.0f})",
     ]
+    probes, ratios = document["cold_init_probe_ratio"], document["cold_init_ratio"]
+    lines.append(
+        f"  the api's ratio, built up: botocore + pydantic + powertools Logger, nothing of ours "
+        f"{probes['stack_floor']:.2f}; flowcore's modules with no router {probes['api_without_router']:.2f}; "
+        f"the handler {ratios['api']:.2f}"
+    )
     for handler, top in document["cold_init_top_imports"].items():
         lines.append(f"    {handler} imports most: " + ", ".join(f"{t['module']} {t['ms']:.0f} ms" for t in top[:5]))
     lines += [
