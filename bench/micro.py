@@ -39,30 +39,28 @@ def _child_environment() -> dict[str, str]:
     }
 
 
-def import_seconds(module: str) -> tuple[float, float]:
-    """Seconds a fresh interpreter spends importing `module` (interpreter start-up left out): wall and CPU."""
-    completed = subprocess.run(
-        [sys.executable, "-c", _IMPORT_TIMER.format(module=module)],
+def fresh_interpreter(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run `python <arguments>` in a new process with the handlers' environment; its output is captured."""
+    return subprocess.run(
+        [sys.executable, *arguments],
         cwd=ROOT,
         env=_child_environment(),
         capture_output=True,
         text=True,
         check=True,
     )
+
+
+def import_seconds(module: str) -> tuple[float, float]:
+    """Seconds a fresh interpreter spends importing `module` (interpreter start-up left out): wall and CPU."""
+    completed = fresh_interpreter("-c", _IMPORT_TIMER.format(module=module))
     wall, cpu = completed.stdout.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
 
 
 def top_imports(module: str, count: int = 8) -> list[dict[str, Any]]:
     """The heaviest imports `module` pulls in directly (python -X importtime), cumulative milliseconds."""
-    completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-        cwd=ROOT,
-        env=_child_environment(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    completed = fresh_interpreter("-X", "importtime", "-c", f"import {module}")
     children: dict[str, float] = {}
     for line in completed.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from bench.micro import HANDLERS, PROBES, _child_environment
-from bench.workloads import ROOT
+from bench.micro import HANDLERS, PROBES, fresh_interpreter
 
 _LIST_MODULES = "import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"
 
 
 def modules_after_import(module: str) -> set[str]:
     """Every module a fresh interpreter holds after importing `module`."""
-    completed = subprocess.run(
-        [sys.executable, "-c", _LIST_MODULES.format(module=module)],
-        cwd=ROOT,
-        env=_child_environment(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return set(json.loads(completed.stdout))
+    return set(json.loads(fresh_interpreter("-c", _LIST_MODULES.format(module=module)).stdout))
 
 
 def of_package(modules: set[str], package: str) -> set[str]:
