@@ -3,6 +3,8 @@
 Its ratio to `import boto3` is what the API would weigh with a router that cost nothing.
 """
 
-from flowcore import aws, definition, observability, service, tasks, validation
+from flowcore import observability
+from flowcore.api import errors, executions, flows, models, validation, views
+from flowcore.wiring import api, shared
 
-MODULES = (aws, definition, observability, service, tasks, validation)
+MODULES = (observability, errors, executions, flows, models, validation, views, api, shared)

@@ -128,13 +128,15 @@ def cold_init(runs: int = 5) -> ColdInit:
 
 
 def engine_decision_us(number: int = 20_000, repeat: int = 9) -> float:
-    """Median time of one `flowcore.engine.decide` on the 3-task sample, cycling through its three tasks."""
-    from flowcore.definition import FlowDefinition
-    from flowcore.engine import decide
-    from flowcore.model import CompiledFlow, RunRef, TaskResult, TaskStatus
+    """Median time of one `flowcore.domain.routing.decide` on the 3-task sample, cycling through its three tasks."""
+    from flowcore.api.models import FlowDefinition
+    from flowcore.domain.compiled import CompiledFlow
+    from flowcore.domain.records import RunRef, TaskResult
+    from flowcore.domain.routing import decide
+    from flowcore.domain.statuses import TaskStatus
 
     definition = FlowDefinition.model_validate(sample_flow())
-    flow = CompiledFlow.build("flow123", 1, definition)
+    flow = CompiledFlow.build("flow123", 1, definition.spec())
     runs = [RunRef("bench", seq, name) for seq, name in enumerate(flow.task_order, start=1)]
     result = TaskResult(TaskStatus.SUCCESS, output={"records_processed": 3}, message="done")
 
@@ -152,14 +154,15 @@ EXECUTION_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def _canned_items() -> dict[str, dict[str, Any]]:
-    """The execution and flow version items the runner reads, as DynamoDB returns them."""
-    from flowcore.definition import FlowDefinition
+    """The execution and flow version items the runner reads, as DynamoDB returns them, by sort key."""
+    from flowcore.adapters.dynamodb import keys
+    from flowcore.api.models import FlowDefinition
 
-    definition = FlowDefinition.model_validate(sample_flow()).model_dump(mode="json", exclude_none=True)
+    definition = FlowDefinition.model_validate(sample_flow()).document()
     return {
-        "META": {
-            "pk": {"S": f"EXEC#{EXECUTION_ID}"},
-            "sk": {"S": "META"},
+        keys.META: {
+            "pk": {"S": keys.execution_pk(EXECUTION_ID)},
+            "sk": {"S": keys.META},
             "execution_id": {"S": EXECUTION_ID},
             "flow_id": {"S": "flow123"},
             "flow_version": {"N": "1"},
@@ -169,13 +172,13 @@ def _canned_items() -> dict[str, dict[str, Any]]:
             "created_at": {"S": "2026-01-01T00:00:00.000Z"},
             "started_at": {"S": "2026-01-01T00:00:00.000Z"},
             "open_branches": {"N": "1"},
-            "gsi1pk": {"S": "FLOW#flow123"},
-            "gsi1sk": {"S": f"2026-01-01T00:00:00.000Z#{EXECUTION_ID}"},
+            "gsi1pk": {"S": keys.flow_pk("flow123")},
+            "gsi1sk": {"S": keys.executions_of_flow_sk("2026-01-01T00:00:00.000Z", EXECUTION_ID)},
             "expires_at": {"N": "1769904000"},
         },
-        "V#000001": {
-            "pk": {"S": "FLOW#flow123"},
-            "sk": {"S": "V#000001"},
+        keys.version_sk(1): {
+            "pk": {"S": keys.flow_pk("flow123")},
+            "sk": {"S": keys.version_sk(1)},
             "flow_id": {"S": "flow123"},
             "version": {"N": "1"},
             "name": {"S": "Data processing flow"},
@@ -197,7 +200,9 @@ class FakeDynamoDB:
         return {"Item": self._items[params["Key"]["sk"]["S"]]}
 
     def update_item(self, **params: Any) -> dict[str, Any]:
-        self.run_writes += params["Key"]["sk"]["S"].startswith("RUN#")
+        from flowcore.adapters.dynamodb.keys import is_run_sk
+
+        self.run_writes += is_run_sk(params["Key"]["sk"]["S"])
         return {}
 
     def put_item(self, **_: Any) -> dict[str, Any]:
@@ -248,16 +253,16 @@ def stubbed_client() -> Any:
 def _dispatch_image() -> dict[str, Any]:
     """The stream's NewImage of the sample's second task run, PENDING: a mid-flow dispatch, from which the
     runner runs task2 and then task3 in a chain (two transitions, the second one ending the execution)."""
-    return {"pk": f"EXEC#{EXECUTION_ID}", "sk": "RUN#000002#task2", "status": "PENDING", "attempt": 1}
+    from flowcore.adapters.dynamodb import keys
+
+    return {"pk": keys.execution_pk(EXECUTION_ID), "sk": keys.run_sk(2, "task2"), "status": "PENDING", "attempt": 1}
 
 
 def _runner(client: Any) -> Any:
-    from flowcore.runner import TaskRunner
-    from flowcore.store import ExecutionStore
-    from flowcore.tasks import default_registry
-    from flowcore.timers import Timers
+    from flowcore.wiring.runner import new_task_runner
+    from flowcore.wiring.shared import Repositories
 
-    return TaskRunner(ExecutionStore(client, "bench"), default_registry(), Timers(None, None))
+    return new_task_runner(Repositories(client, "bench"), None, None)
 
 
 def _median_ms(call: Callable[[], Any], runs: int) -> float:
@@ -282,6 +287,8 @@ class RunnerOverhead:
 
 def runner_overhead(runs: int = 2000) -> RunnerOverhead:
     """Median time of one transition with every AWS call answered at once (GetItem, UpdateItem, PutItem)."""
+    from flowcore.adapters.stream import StreamConsumer, dispatch_of
+    from flowcore.wiring import runner as runner_wiring
     from functions.task_runner import app as runner_app
     from local.esm import LambdaContext
 
@@ -289,10 +296,10 @@ def runner_overhead(runs: int = 2000) -> RunnerOverhead:
     stubbed = _runner(stubbed_client())
     fake_client = FakeDynamoDB()
     fake = _runner(fake_client)
-    fake.process(image)
+    fake.process(dispatch_of(image))
     transitions = fake_client.run_writes
-    process_ms = _median_ms(lambda: stubbed.process(image), runs) / transitions
-    process_fake_ms = _median_ms(lambda: fake.process(image), runs) / transitions
+    process_ms = _median_ms(lambda: stubbed.process(dispatch_of(image)), runs) / transitions
+    process_fake_ms = _median_ms(lambda: fake.process(dispatch_of(image)), runs) / transitions
 
     record = {
         "eventID": "1",
@@ -316,9 +323,12 @@ def runner_overhead(runs: int = 2000) -> RunnerOverhead:
     }
     event = {"Records": [record]}
     context: Any = LambdaContext("TaskRunnerFunction", memory_limit_in_mb=256)
-    runner_app._runner = stubbed  # the handler's container-scoped runner, pointed at the stub
+    consumer = StreamConsumer(stubbed)
+    built = runner_wiring.stream_consumer
+    runner_wiring.stream_consumer = lambda: consumer  # the handler's container-scoped runner, pointed at the stub
     try:
         handler_ms = _median_ms(lambda: runner_app.lambda_handler(event, context), runs) / transitions
     finally:
+        runner_wiring.stream_consumer = built
         runner_app.reset()
     return RunnerOverhead(process_ms, process_fake_ms, handler_ms, transitions)

@@ -1,6 +1,6 @@
 """Cold-import probe: the least an API on this project's stack imports, with nothing of Flow Manager's.
 
-botocore's client machinery (what `flowcore.aws` imports), pydantic with one small model, and powertools'
+botocore's client machinery (what `flowcore.adapters.clients` imports), pydantic with one small model, and powertools'
 `Logger`. `make bench` times it as it times the handlers: its ratio to `import boto3` is the floor under
 the API's, whatever the API's routing and validation are made of.
 """

@@ -2,7 +2,7 @@
 
 The handlers are the deployed code, unchanged: `functions.api.app.lambda_handler` gets API Gateway events,
 `functions.task_runner.app.lambda_handler` gets DynamoDB Streams batches from `local.esm.StreamPump`, which
-applies the template's FilterCriteria and batch size. The clients the handlers use (`flowcore.aws`) carry
+applies the template's FilterCriteria and batch size. The clients the handlers use (`flowcore.adapters.clients`) carry
 the meter's hooks; the benchmark's own clients (stream reads, item look-ups) do not.
 """
 
@@ -112,17 +112,10 @@ def workloads() -> list[Workload]:
 
 
 def item_kind(key: Mapping[str, Any]) -> str:
-    """Names an item of the single table from its sort key (flowcore.store's key scheme)."""
-    sort_key = str(key.get("sk", {}).get("S", ""))
-    if sort_key == "META":
-        return "execution"
-    if sort_key == "HEAD":
-        return "flow head"
-    if sort_key.startswith("RUN#"):
-        return "task run"
-    if sort_key.startswith("V#"):
-        return "flow version"
-    return "item"
+    """Names an item of the single table from its sort key (the key scheme of flowcore's adapter)."""
+    from flowcore.adapters.dynamodb.keys import item_kind as kind_of_sort_key
+
+    return kind_of_sort_key(str(key.get("sk", {}).get("S", "")))
 
 
 # -- Lambda, as billed ------------------------------------------------------------------------------------
@@ -234,7 +227,7 @@ class ServiceUnderTest:
         import boto3
         from moto import mock_aws
 
-        from flowcore import aws
+        from flowcore.adapters import clients
         from flowcore.observability import logger
         from functions.api import app as api_app
         from functions.task_runner import app as runner_app
@@ -253,8 +246,8 @@ class ServiceUnderTest:
         self.table_name = stack.table_name
         self.reader = boto3.client("dynamodb")
         self.meter = CapacityMeter(self.reader, item_kind)
-        self.meter.attach(aws.dynamodb())
-        self.meter.attach_stepfunctions(aws.stepfunctions())
+        self.meter.attach(clients.dynamodb())
+        self.meter.attach_stepfunctions(clients.stepfunctions())
         self.api = BilledFunction("ApiFunction", api_app.lambda_handler, memory_size_mb("ApiFunction"), self.meter)
         self.runner = BilledFunction(
             "TaskRunnerFunction", runner_app.lambda_handler, memory_size_mb("TaskRunnerFunction"), self.meter
@@ -328,18 +321,18 @@ class ServiceUnderTest:
     def _outcome(self, execution_id: str) -> tuple[str, int, int]:
         """The execution's status, its transitions (committed attempts: a run's attempts once it ended) and
         its number of steps (the highest run sequence number)."""
-        from flowcore.model import parse_run_sort_key
-        from flowcore.store import plain
+        from flowcore.adapters.dynamodb import keys
+        from flowcore.adapters.dynamodb.codec import plain
 
         pages = self.reader.get_paginator("query").paginate(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"EXEC#{execution_id}"}},
+            ExpressionAttributeValues={":pk": {"S": keys.execution_pk(execution_id)}},
             ConsistentRead=True,
         )
         items = [plain(item) for page in pages for item in page["Items"]]
-        meta = next(item for item in items if item["sk"] == "META")
-        runs = [item for item in items if item["sk"].startswith("RUN#")]
+        meta = next(item for item in items if item["sk"] == keys.META)
+        runs = [item for item in items if keys.is_run_sk(item["sk"])]
         transitions = sum(int(run.get("attempt", 1)) for run in runs if run["status"] in ("SUCCESS", "FAILURE"))
-        steps = max((parse_run_sort_key(run["sk"])[0] for run in runs), default=0)
+        steps = max((keys.parse_run_sk(run["sk"])[0] for run in runs), default=0)
         return str(meta["status"]), transitions, steps

@@ -142,15 +142,15 @@ def _warm_up() -> None:
     boto3's default session is not safe to create clients from on two threads at once, and the first
     request and the first stream batch would otherwise do exactly that.
     """
+    from flowcore.wiring import api, failures, runner
     from functions.api import app as api_app
-    from functions.failure_handler import app as failure_app
-    from functions.task_runner import app as runner_app
     from local.apigw import http_event
     from local.esm import LambdaContext
 
-    runner_app.runner()
-    failure_app.handler()
-    api_app.service()
+    runner.stream_consumer()
+    failures.failed_batch_handler()
+    api.flows()
+    api.executions()
     api_app.lambda_handler(http_event("GET", "/health"), LambdaContext("ApiFunction"))
 
 

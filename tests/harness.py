@@ -131,12 +131,13 @@ class Harness:
         return document
 
     def items(self, execution_id: str) -> list[dict[str, Any]]:
-        from flowcore.store import plain
+        from flowcore.adapters.dynamodb import keys
+        from flowcore.adapters.dynamodb.codec import plain
 
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.stack.table_name,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"EXEC#{execution_id}"}},
+            ExpressionAttributeValues={":pk": {"S": keys.execution_pk(execution_id)}},
         )
         return [plain(item) for page in pages for item in page["Items"]]
 

@@ -10,16 +10,16 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, ConfigDict, Field
 
-from flowcore import aws
-from flowcore.definition import FlowDefinition
-from flowcore.errors import BadRequest, FlowError, PayloadTooLarge
-from flowcore.model import FLOW_ID_PATTERN, ExecutionStatus
+from flowcore.api.errors import BadRequest, FlowError, PayloadTooLarge, error_answer, error_body
+from flowcore.api.executions import ExecutionService
+from flowcore.api.flows import FlowService
+from flowcore.api.models import FLOW_ID_PATTERN, ExecuteRequest, ExecutionStatus, FlowDefinition, StartRequest
+from flowcore.api.validation import field_path
+from flowcore.api.views import execution_summary, flow_listed, flow_summary
 from flowcore.observability import logger
-from flowcore.service import FlowService, execution_summary
-from flowcore.tasks import default_registry
-from flowcore.validation import field_path
+from flowcore.wiring import api as wiring
+from flowcore.wiring.shared import forget
 
 MAX_BODY_BYTES = 1024 * 1024
 SERVICE_VERSION = "1.0.0"
@@ -28,16 +28,20 @@ DOCS_PATH = "/docs"
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
-_service: FlowService | None = None
 _docs_enabled = False
 
 
-def service() -> FlowService:
-    """Built on first use so that importing this module stays cheap and needs no environment."""
-    global _service
-    if _service is None:
-        _service = FlowService(aws.execution_store(), default_registry())
-    return _service
+def flow_service() -> FlowService:
+    return wiring.flows()
+
+
+def execution_service() -> ExecutionService:
+    return wiring.executions()
+
+
+def reset() -> None:
+    """Forget the use cases, as a new container would (the clients stay: `wiring.shared.reset` forgets those)."""
+    forget(wiring.flows, wiring.executions)
 
 
 def _enable_docs(event: dict[str, Any]) -> None:
@@ -49,47 +53,22 @@ def _enable_docs(event: dict[str, Any]) -> None:
         _docs_enabled = True
 
 
-def reset() -> None:
-    """Forget the service (tests point it at a new table)."""
-    global _service
-    _service = None
-
-
-class ExecuteRequest(BaseModel):
-    """Seed route: start a CREATED execution by `execution_id`, or run a stored flow by `flow_id`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    execution_id: str | None = Field(default=None, max_length=64)
-    flow_id: str | None = Field(default=None, pattern=FLOW_ID_PATTERN)
-    input: dict[str, Any] | None = None
-
-
-class StartRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    input: dict[str, Any] | None = None
-
-
 ExecutionId = Annotated[str, Path(max_length=64, description="An execution id")]
 FlowId = Annotated[str, Path(pattern=FLOW_ID_PATTERN, description="A flow id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
 
 
-def _error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> str:
-    return json.dumps({"error": {"code": code, "message": message, "details": details or []}})
-
-
 def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[Any]:
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=_error_body(code, message, details)
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message, details)
     )
 
 
 @app.exception_handler(FlowError)
 def handle_flow_error(error: FlowError) -> Response[Any]:
-    return _error(error.status, error.code, error.message, error.details)
+    status, body = error_answer(error)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.exception_handler(RequestValidationError)
@@ -135,8 +114,8 @@ def health() -> dict[str, Any]:
 def seed_create(
     definition: Annotated[FlowDefinition, Body(description='Flat, or wrapped as {"flow": {...}}')],
 ) -> dict[str, Any]:
-    flow, _ = service().save_flow(definition)
-    execution, _ = service().create_execution(flow, None, start=False)
+    flow, _ = flow_service().save(definition)
+    execution, _ = execution_service().create(flow, None, start=False)
     return {
         "execution_id": execution.execution_id,
         "flow_id": flow.flow_id,
@@ -152,10 +131,10 @@ def seed_execute(request: Annotated[ExecuteRequest, Body()]) -> dict[str, Any]:
     if request.execution_id and (request.flow_id or request.input is not None):
         raise BadRequest("give either execution_id, or flow_id with an optional input; not both")
     if request.execution_id:
-        execution = service().start_execution(request.execution_id)
+        execution = execution_service().start(request.execution_id)
     elif request.flow_id:
-        flow = service().get_flow(request.flow_id)
-        execution, _ = service().create_execution(flow, request.input, start=True)
+        flow = flow_service().get(request.flow_id)
+        execution, _ = execution_service().create(flow, request.input, start=True)
     else:
         raise BadRequest("give execution_id, or flow_id with an optional input")
     return {**execution_summary(execution), "message": "Flow execution started"}
@@ -163,12 +142,12 @@ def seed_execute(request: Annotated[ExecuteRequest, Body()]) -> dict[str, Any]:
 
 @app.get("/flow/<execution_id>/status", tags=["seed"], summary="Status of an execution and each of its tasks")
 def seed_status(execution_id: ExecutionId) -> dict[str, Any]:
-    return service().status(execution_id)
+    return execution_service().status(execution_id)
 
 
 @app.delete("/flow/<execution_id>", tags=["seed"], summary="Delete an execution and all its data")
 def seed_delete(execution_id: ExecutionId) -> dict[str, Any]:
-    removed = service().delete_execution(execution_id)
+    removed = execution_service().delete(execution_id)
     return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
 
 
@@ -177,25 +156,25 @@ def seed_delete(execution_id: ExecutionId) -> dict[str, Any]:
 
 @app.post("/flows", tags=["flows"], summary="Store a flow definition as a new immutable version")
 def create_flow(definition: Annotated[FlowDefinition, Body()]) -> Response[Any]:
-    flow, created = service().save_flow(definition)
-    return _created({**flow.summary(), "created": created}, HTTPStatus.CREATED if created else HTTPStatus.OK)
+    flow, created = flow_service().save(definition)
+    return _created({**flow_summary(flow), "created": created}, HTTPStatus.CREATED if created else HTTPStatus.OK)
 
 
 @app.get("/flows", tags=["flows"], summary="List flows")
 def list_flows(limit: Limit = 25, cursor: Cursor = None) -> dict[str, Any]:
-    flows, next_cursor = service().list_flows(limit, cursor)
-    return {"flows": flows, "next_cursor": next_cursor}
+    flows, next_cursor = flow_service().list_flows(limit, cursor)
+    return {"flows": [flow_listed(head) for head in flows], "next_cursor": next_cursor}
 
 
 @app.get("/flows/<flow_id>", tags=["flows"], summary="A flow's definition (latest version unless `version` is given)")
 def get_flow(flow_id: FlowId, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
-    flow = service().get_flow(flow_id, version)
-    return {**flow.summary(), "definition": flow.definition.document}
+    flow = flow_service().get(flow_id, version)
+    return {**flow_summary(flow), "definition": flow.definition.document}
 
 
 @app.delete("/flows/<flow_id>", tags=["flows"], summary="Delete a flow and all its versions")
 def delete_flow(flow_id: FlowId) -> dict[str, Any]:
-    service().delete_flow(flow_id)
+    flow_service().delete(flow_id)
     return {"message": f"Flow {flow_id} deleted", "flow_id": flow_id}
 
 
@@ -205,8 +184,8 @@ def start_flow(
     request: Annotated[StartRequest | None, Body()] = None,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=128)] = None,
 ) -> Response[Any]:
-    flow = service().get_flow(flow_id)
-    execution, created = service().create_execution(flow, request.input if request else None, True, idempotency_key)
+    flow = flow_service().get(flow_id)
+    execution, created = execution_service().create(flow, request.input if request else None, True, idempotency_key)
     body = execution_summary(execution)
     return _created(body, HTTPStatus.ACCEPTED if created else HTTPStatus.OK)
 
@@ -218,28 +197,28 @@ def list_executions(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    executions, next_cursor = service().list_executions(flow_id, status, limit, cursor)
+    executions, next_cursor = execution_service().list_executions(flow_id, status, limit, cursor)
     return {"executions": [execution_summary(e) for e in executions], "next_cursor": next_cursor}
 
 
 @app.get("/executions/<execution_id>", tags=["executions"], summary="Status of an execution and each of its tasks")
 def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return service().status(execution_id)
+    return execution_service().status(execution_id)
 
 
 @app.get("/executions/<execution_id>/history", tags=["executions"], summary="Every task run of an execution, in order")
 def get_history(execution_id: ExecutionId) -> dict[str, Any]:
-    return service().history(execution_id)
+    return execution_service().history(execution_id)
 
 
 @app.post("/executions/<execution_id>/cancel", tags=["executions"], summary="Cancel a CREATED or RUNNING execution")
 def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return execution_summary(service().cancel(execution_id))
+    return execution_summary(execution_service().cancel(execution_id))
 
 
 @app.delete("/executions/<execution_id>", tags=["executions"], summary="Delete an execution (cancelling it first)")
 def delete_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    removed = service().delete_execution(execution_id)
+    removed = execution_service().delete(execution_id)
     return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
 
 
@@ -271,10 +250,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _too_large(size: int) -> dict[str, Any]:
-    error = PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
+    status, body = error_answer(PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}"))
     return {
-        "statusCode": error.status,
+        "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": _error_body(error.code, error.message),
+        "body": body,
         "isBase64Encoded": False,
     }

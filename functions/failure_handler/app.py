@@ -11,34 +11,21 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flowcore import aws
-from flowcore.failures import FailedBatchHandler
 from flowcore.observability import logger, metrics
-from flowcore.runner import TaskRunner
-from flowcore.tasks import default_registry
-from flowcore.timers import Timers
+from flowcore.wiring import failures as wiring
+from flowcore.wiring.shared import forget
 
 processor = BatchProcessor(event_type=EventType.SQS)
-_handler: FailedBatchHandler | None = None
-
-
-def handler() -> FailedBatchHandler:
-    global _handler
-    if _handler is None:
-        # The runner here only resumes paths (TaskRunner.resume), which starts no timer: no state machine.
-        runner = TaskRunner(aws.execution_store(), default_registry(), Timers(None, None))
-        _handler = FailedBatchHandler(aws.execution_store(), aws.streams(), runner.resume)
-    return _handler
 
 
 def reset() -> None:
-    global _handler
-    _handler = None
+    """Forget the handler, as a new container would."""
+    forget(wiring.failed_batch_handler)
 
 
 def record_handler(record: SQSRecord) -> int:
     message: dict[str, Any] = json.loads(record.body)
-    failed = handler().handle(message)
+    failed = wiring.failed_batch_handler().handle(message)
     metrics.add_metric(name="ExecutionsFailedByFailureQueue", unit=MetricUnit.Count, value=failed)
     return failed
 

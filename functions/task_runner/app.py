@@ -13,33 +13,16 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flowcore import aws
 from flowcore.observability import logger
-from flowcore.runner import TaskRunner
-from flowcore.settings import settings
-from flowcore.store import plain
-from flowcore.tasks import default_registry
-from flowcore.timers import Timers
+from flowcore.wiring import runner as wiring
+from flowcore.wiring.shared import forget
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-_runner: TaskRunner | None = None
-
-
-def runner() -> TaskRunner:
-    global _runner
-    if _runner is None:
-        config = settings()
-        timers = Timers(aws.stepfunctions(), config.timer_state_machine_arn)
-        _runner = TaskRunner(
-            aws.execution_store(), default_registry(), timers, config.lease_seconds, config.chain_tasks
-        )
-    return _runner
 
 
 def reset() -> None:
-    """Forget the runner (tests point it at a new table)."""
-    global _runner
-    _runner = None
+    """Forget the runner, as a new container would (the clients stay: `wiring.shared.reset` forgets those)."""
+    forget(wiring.task_runner, wiring.stream_consumer)
 
 
 def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext | None = None) -> str:
@@ -47,7 +30,7 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext | None 
     if not image:  # a REMOVE (TTL expiry, deletes): FilterCriteria keep these away, and nothing is to be done
         return "ignored"
     remaining = lambda_context.get_remaining_time_in_millis if lambda_context is not None else None
-    return runner().process(plain(image), remaining)
+    return wiring.stream_consumer().on_image(image, remaining)
 
 
 @logger.inject_lambda_context

@@ -128,11 +128,11 @@ class StreamDriver:
     """
 
     def __init__(self, harness: Harness, replay: bool = False) -> None:
-        from flowcore import aws
+        from flowcore.adapters import clients
 
         self.harness = harness
         self.replay = replay
-        self.faults = AwsFaults([aws.dynamodb(), aws.stepfunctions()])
+        self.faults = AwsFaults([clients.dynamodb(), clients.stepfunctions()])
         self.deliveries = 1  # how many times the runner is invoked with each batch
         self.hold: Callable[[Record], bool] | None = None
         self.held: list[Record] = []
@@ -233,6 +233,8 @@ _VOLATILE_RESULT = frozenset({"execution_time", "started_at", "ended_at"})
 def outcome(harness: Harness, execution_id: str) -> dict[str, Any]:
     """What must not depend on faults: the status document minus timestamps, durations and ids, every run
     item's status, attempt and result, and the execution's branch bookkeeping."""
+    from flowcore.adapters.dynamodb import keys
+
     document = {key: value for key, value in harness.status(execution_id).items() if key not in _VOLATILE}
     document["task_results"] = {
         name: {key: value for key, value in result.items() if key not in _VOLATILE_RESULT}
@@ -249,7 +251,7 @@ def outcome(harness: Harness, execution_id: str) -> dict[str, Any]:
             "message": item.get("message"),
         }
         for item in sorted(items, key=lambda item: str(item["sk"]))
-        if str(item["sk"]).startswith("RUN#")
+        if keys.is_run_sk(str(item["sk"]))
     ]
     meta = next((item for item in items if item["sk"] == "META"), {})
     execution = {key: meta.get(key) for key in ("status", "open_branches", "failed", "error")}
@@ -318,7 +320,8 @@ def audit_stream(harness: Harness) -> dict[str, int]:
     - each attempt of a run commits at most one result, and every attempt of a finished run exactly one;
     - a run or an execution that reached a terminal status is never written again.
     """
-    from flowcore.store import plain
+    from flowcore.adapters.dynamodb import keys
+    from flowcore.adapters.dynamodb.codec import plain
 
     histories: dict[tuple[str, str], list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
     for record in stream_records(harness):
@@ -331,11 +334,11 @@ def audit_stream(harness: Harness) -> dict[str, int]:
     problems: list[str] = []
     runs = executions = 0
     for (pk, sk), history in histories.items():
-        name = f"{pk.removeprefix('EXEC#')[:8]}/{sk}"
-        if sk.startswith("RUN#"):
+        name = f"{keys.execution_id_of(pk)[:8]}/{sk}"
+        if keys.is_run_sk(sk):
             runs += 1
             problems += _audit_run(name, history)
-        elif sk == "META" and pk.startswith("EXEC#"):
+        elif sk == keys.META and pk.startswith(keys.EXECUTION_PREFIX):
             executions += 1
             problems += _audit_execution(name, history)
     if problems:
@@ -389,7 +392,7 @@ def _audit_execution(name: str, history: list[tuple[str, dict[str, Any] | None, 
 
 def non_terminal(harness: Harness) -> list[str]:
     """Executions in the table still CREATED or RUNNING."""
-    from flowcore.store import plain
+    from flowcore.adapters.dynamodb.codec import plain
 
     pages = harness.dynamodb.get_paginator("scan").paginate(TableName=harness.stack.table_name)
     return [

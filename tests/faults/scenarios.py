@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from flowcore.adapters.dynamodb import keys
 from tests.faults import flows
 from tests.faults.injection import (
     AFTER,
@@ -289,7 +290,7 @@ def refused_mid_chain_past_the_retry_budget(harness: Harness) -> str:
         driver.faults.interleave = (len(driver.faults.calls) + 4, lambda: driver.faults.throttle_next(1_000_000))
         driver.drain()
         driver.faults.stop_throttling()
-        committed = [item["sk"] for item in harness.items(execution_id) if item["sk"].startswith("RUN#")]
+        committed = [item["sk"] for item in harness.items(execution_id) if keys.is_run_sk(item["sk"])]
         assert committed == ["RUN#000001#task1"], committed
         assert driver.pump.stats.batches_failed_over == 1
         assert harness.failures.drain() == 1  # the one failed batch
@@ -308,7 +309,7 @@ def _corrupt_flow(harness: Harness, flow_id: str) -> None:
     """Make a flow's stored version unreadable: every dispatch of its executions fails, every time."""
     harness.dynamodb.update_item(
         TableName=harness.stack.table_name,
-        Key={"pk": {"S": f"FLOW#{flow_id}"}, "sk": {"S": "V#000001"}},
+        Key={"pk": {"S": keys.flow_pk(flow_id)}, "sk": {"S": keys.version_sk(1)}},
         UpdateExpression="SET #definition = :bad",
         ExpressionAttributeNames={"#definition": "definition"},
         ExpressionAttributeValues={":bad": {"S": "{not json"}},
@@ -354,21 +355,21 @@ def poison_record_in_the_middle_of_a_batch(harness: Harness) -> str:
 def two_branches_race_for_the_same_join(harness: Harness) -> str:
     """`a` is processed by one container; at each of its call boundaries in turn, another container processes
     `b` (same step, same successor `join`) to the end. One join run, the execution COMPLETED, 0 branches open."""
-    from flowcore import aws
-    from flowcore.runner import TaskRunner
+    from flowcore.adapters import clients
+    from flowcore.adapters.dynamodb.codec import plain
+    from flowcore.adapters.stream import dispatch_of
     from flowcore.settings import settings
-    from flowcore.store import ExecutionStore, plain
-    from flowcore.tasks import default_registry
-    from flowcore.timers import Timers
+    from flowcore.wiring.runner import new_task_runner
+    from flowcore.wiring.shared import Repositories
 
     def is_branch(record: Record) -> bool:
-        return str(record["dynamodb"]["Keys"]["sk"]["S"]).startswith("RUN#000002#")
+        return str(record["dynamodb"]["Keys"]["sk"]["S"]).startswith(keys.run_sk(2, ""))
 
     config = settings()
-    other = TaskRunner(  # another container of the same function
-        ExecutionStore(aws.dynamodb(), config.table_name),
-        default_registry(),
-        Timers(aws.stepfunctions(), config.timer_state_machine_arn),
+    other = new_task_runner(  # another container of the same function
+        Repositories(clients.dynamodb(), config.table_name),
+        clients.stepfunctions(),
+        config.timer_state_machine_arn,
     )
     driver = StreamDriver(harness)
     try:
@@ -393,8 +394,11 @@ def two_branches_race_for_the_same_join(harness: Harness) -> str:
             driver.hold = None
             a_record, b_record = driver.held
             driver.held.clear()
-            b_image = plain(b_record["dynamodb"]["NewImage"])
-            driver.faults.interleave = (len(driver.faults.calls) + number, lambda image=b_image: other.process(image))
+            b_dispatch = dispatch_of(plain(b_record["dynamodb"]["NewImage"]))
+            driver.faults.interleave = (
+                len(driver.faults.calls) + number,
+                lambda dispatch=b_dispatch: other.process(dispatch),
+            )
             driver.invoke([a_record])  # past a's last call, b runs after a instead
             assert (driver.faults.interleave is None) == (number <= calls), f"b did not run at call {number}"
             driver.faults.interleave = None

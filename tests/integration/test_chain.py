@@ -85,7 +85,7 @@ def test_a_chain_hands_the_next_run_to_the_stream_after_chain_tasks(
 
 
 def test_no_chain_when_the_invocation_is_short_of_time(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flowcore.runner import CHAIN_MARGIN_SECONDS, CHAIN_MAX_SECONDS
+    from flowcore.runner.chain import CHAIN_MARGIN_SECONDS, CHAIN_MAX_SECONDS
     from local.esm import LambdaContext
 
     too_little = int((CHAIN_MAX_SECONDS + CHAIN_MARGIN_SECONDS) * 1000) - 1
@@ -108,18 +108,18 @@ def test_a_crash_mid_chain_resumes_where_the_chain_stopped(
     killed_task: str,
     committed_before: list[str],
 ) -> None:
-    from flowcore.runner import TaskRunner
+    from flowcore.runner.step import Step
 
-    original = TaskRunner._run
+    original = Step.run
     killed: list[str] = []
 
-    def die_once(self: TaskRunner, flow: Any, execution: Any, ref: Any, dispatch: Any) -> Any:
+    def die_once(self: Step, flow: Any, execution: Any, ref: Any, dispatch: Any) -> Any:
         if ref.task_name == killed_task and not killed:
             killed.append(ref.task_name)
             raise Killed
         return original(self, flow, execution, ref, dispatch)
 
-    monkeypatch.setattr(TaskRunner, "_run", die_once)
+    monkeypatch.setattr(Step, "run", die_once)
     execution_id = harness.start(sample())
     with pytest.raises(Killed):
         harness.pump.poll()
@@ -176,16 +176,16 @@ def test_cancel_mid_chain_starts_no_task_after_it(harness: Harness, monkeypatch:
 def test_a_start_record_that_always_fails_ends_its_execution_failed(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flowcore.runner import TaskRunner
+    from flowcore.runner.dispatch import TaskRunner
 
     original = TaskRunner.process
     harness.request("POST", "/flows", sample())
     poisoned = harness.request("POST", "/flows/flow123/executions", {}).json()["execution_id"]
 
-    def poison(self: TaskRunner, image: dict[str, Any], remaining_ms: Any = None) -> str:
-        if image.get("execution_id") == poisoned:
+    def poison(self: TaskRunner, dispatch: Any, remaining_ms: Any = None) -> str:
+        if dispatch.execution_id == poisoned:
             raise RuntimeError("poison")
-        return original(self, image, remaining_ms)
+        return original(self, dispatch, remaining_ms)
 
     monkeypatch.setattr(TaskRunner, "process", poison)
     harness.drain()

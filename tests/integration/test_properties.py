@@ -182,15 +182,19 @@ class ExactlyOnce(RuleBasedStateMachine):
     # -- invariants -------------------------------------------------------------------------------
 
     def _scan(self) -> list[dict[str, Any]]:
-        from flowcore.store import plain
+        from flowcore.adapters.dynamodb import keys
+        from flowcore.adapters.dynamodb.codec import plain
 
         pages = self.harness.dynamodb.get_paginator("scan").paginate(TableName=self.harness.stack.table_name)
-        return [plain(item) for page in pages for item in page["Items"] if str(item["pk"]["S"]).startswith("EXEC#")]
+        items = [plain(item) for page in pages for item in page["Items"]]
+        return [item for item in items if str(item["pk"]).startswith(keys.EXECUTION_PREFIX)]
 
     @invariant()
     def observed_state_only_moves_forward(self) -> None:
+        from flowcore.adapters.dynamodb import keys
+
         for item in self._scan():
-            execution_id = str(item["pk"]).removeprefix("EXEC#")
+            execution_id = keys.execution_id_of(str(item["pk"]))
             if item["sk"] == "META":
                 seen = self.statuses.setdefault(execution_id, [])
                 if seen and seen[-1] in TERMINAL_EXECUTION:

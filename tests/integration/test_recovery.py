@@ -22,7 +22,7 @@ def sample() -> dict[str, Any]:
 def test_a_record_that_always_fails_ends_its_execution_failed(
     stepwise: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flowcore.runner import TaskRunner
+    from flowcore.runner.dispatch import TaskRunner
 
     harness = stepwise
     harness.request("POST", "/flows", sample())
@@ -30,10 +30,10 @@ def test_a_record_that_always_fails_ends_its_execution_failed(
     poisoned = harness.request("POST", "/flows/flow123/executions", {}).json()["execution_id"]
     original = TaskRunner.process
 
-    def poison(self: TaskRunner, image: dict[str, Any], remaining_ms: Any = None) -> str:
-        if poisoned in str(image.get("pk")) and str(image.get("sk")).startswith("RUN#000002"):
+    def poison(self: TaskRunner, dispatch: Any, remaining_ms: Any = None) -> str:
+        if dispatch.execution_id == poisoned and dispatch.seq == 2:
             raise RuntimeError("poison")
-        return original(self, image, remaining_ms)
+        return original(self, dispatch, remaining_ms)
 
     monkeypatch.setattr(TaskRunner, "process", poison)
     harness.drain()
@@ -49,6 +49,7 @@ def test_a_record_that_always_fails_ends_its_execution_failed(
 
 def test_a_claimed_run_is_reclaimed_only_after_its_lease(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     from flowcore.tasks.builtins import WaitTask
+    from flowcore.wiring import runner as runner_wiring
     from functions.task_runner import app as runner_app
 
     definition = {
@@ -80,8 +81,8 @@ def test_a_claimed_run_is_reclaimed_only_after_its_lease(harness: Harness, monke
     assert [timer["name"].split("-")[0] for timer in timers] == ["reclaim"]
 
     # When it is redelivered after the lease ran out, the run is handed back and completes
-    runner = runner_app.runner()
-    monkeypatch.setattr(runner, "_clock", lambda: time.time() + 3600)
+    conflicts = runner_wiring.task_runner()._conflicts  # where a redelivered record finds the claim
+    monkeypatch.setattr(conflicts, "_clock", lambda: time.time() + 3600)
     StreamPump(
         harness.pump._streams, harness.stack.stream_arn, runner_app.lambda_handler, harness.stack.spec.mapping
     ).drain()

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from flowcore.conditions import resolve_path, rule_holds
-from flowcore.model import WhenRule
+from flowcore.domain.conditions import resolve_path, rule_holds
+from flowcore.domain.flow import WhenRule
 
 OUTPUT: dict[str, Any] = {
     "count": 5,

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
-from flowcore.definition import FlowDefinition
-from flowcore.engine import decide, next_tasks, retry_delay
-from flowcore.model import CompiledFlow, Decision, RetryPolicy, RunRef, TaskResult, TaskStatus
+from flowcore.api.models import FlowDefinition
+from flowcore.domain.compiled import CompiledFlow
+from flowcore.domain.flow import RetryPolicy
+from flowcore.domain.records import RunRef, TaskResult
+from flowcore.domain.routing import Decision, decide, next_tasks, retry_delay
+from flowcore.domain.statuses import TaskStatus
 
 SUCCESS = TaskResult(status=TaskStatus.SUCCESS, output={})
 FAILURE = TaskResult(status=TaskStatus.FAILURE, error="boom")
@@ -20,7 +23,7 @@ def compile_flow(tasks: list[Any], conditions: list[dict[str, Any]] | None = Non
     document: dict[str, Any] = {"name": "flow", "start_task": task_docs[0]["name"], "tasks": task_docs, **extra}
     if conditions is not None:
         document["conditions"] = conditions
-    return CompiledFlow.build("f", 1, FlowDefinition.model_validate(document))
+    return CompiledFlow.build("f", 1, FlowDefinition.model_validate(document).spec())
 
 
 def condition(

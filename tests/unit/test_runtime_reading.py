@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from flowcore.definition import FlowDefinition
-from flowcore.errors import FlowError
-from flowcore.model import CompiledFlow, FlowSpec
-from flowcore.store import plain
+from flowcore.adapters.dynamodb.codec import plain
+from flowcore.api.models import FlowDefinition
+from flowcore.api.parameters import parameter_problems, parameters_model
+from flowcore.domain.compiled import CompiledFlow
+from flowcore.domain.errors import FlowError
+from flowcore.domain.flow import FlowSpec
 from flowcore.tasks import default_registry
-from flowcore.tasks.base import Parameters, parameters_model
+from flowcore.tasks.base import Parameters
 
 DEFINITION: dict[str, Any] = {
     "id": "f1",
@@ -56,7 +58,7 @@ def test_a_stored_definition_reads_back_as_the_model_checked_it() -> None:
     assert condition.when is not None and checked_condition.when is not None
     assert (condition.when.path, condition.when.op, condition.when.value) == ("x", "exists", None)
     assert (condition.outcome, condition.target_task_success) == ("SUCCESS", "b")
-    assert CompiledFlow.build("f1", 1, model) == CompiledFlow.build("f1", 1, spec)
+    assert CompiledFlow.build("f1", 1, model.spec()) == CompiledFlow.build("f1", 1, spec)
 
 
 def test_a_stored_definition_that_does_not_parse_is_a_flow_error() -> None:
@@ -91,12 +93,12 @@ def test_parameters_read_as_pydantic_converted_them(type_name: str, given: dict[
 
 
 def test_parameter_problems_keep_pydantic_messages() -> None:
-    problems = default_registry().problems("wait", {"seconds": -1, "fail_times": 101}, "tasks[0]")
+    problems = parameter_problems(default_registry(), "wait", {"seconds": -1, "fail_times": 101}, "tasks[0]")
     assert [(problem.field, problem.message) for problem in problems] == [
         ("tasks[0].parameters.fail_times", "Input should be less than or equal to 100"),
         ("tasks[0].parameters.seconds", "Input should be greater than or equal to 0"),
     ]
-    assert default_registry().problems("wait", {}, "tasks[0]")[0].message == "Field required"
+    assert parameter_problems(default_registry(), "wait", {}, "tasks[0]")[0].message == "Field required"
 
 
 def test_plain_matches_boto3s_deserializer() -> None:

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from flowcore.model import TaskResult, TaskStatus
+from flowcore.api.parameters import parameter_problems
+from flowcore.domain.records import TaskResult
+from flowcore.domain.statuses import TaskStatus
 from flowcore.tasks import TaskContext, TaskType, TaskTypeRegistry, default_registry
 from flowcore.tasks.builtins import PassTask
 
@@ -105,7 +107,7 @@ def test_registry_accepts_a_new_type() -> None:
 def test_registry_problems_for_valid_parameters_is_empty(registry: TaskTypeRegistry) -> None:
     # Given valid parameters for a print task
     # When checking them
-    problems = registry.problems("print", {"message": "hi", "fail_times": 1}, "tasks[4]")
+    problems = parameter_problems(registry, "print", {"message": "hi", "fail_times": 1}, "tasks[4]")
     # Then there are none
     assert problems == []
 
@@ -113,7 +115,7 @@ def test_registry_problems_for_valid_parameters_is_empty(registry: TaskTypeRegis
 def test_registry_problems_names_the_parameter_path(registry: TaskTypeRegistry) -> None:
     # Given an invalid records count
     # When checking it
-    problems = registry.problems("fetch_data", {"records": -1}, "tasks[4]")
+    problems = parameter_problems(registry, "fetch_data", {"records": -1}, "tasks[4]")
     # Then the path is under the task's parameters
     assert [problem.field for problem in problems] == ["tasks[4].parameters.records"]
 

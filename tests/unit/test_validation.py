@@ -7,17 +7,18 @@ from typing import Any
 
 import pytest
 
-from flowcore.definition import FlowDefinition
-from flowcore.errors import Problem, ValidationFailed
-from flowcore.model import MAX_TASKS
-from flowcore.tasks import TaskTypeRegistry, default_registry
-from flowcore.validation import (
+from flowcore.api.errors import http_status
+from flowcore.api.models import FlowDefinition
+from flowcore.api.validation import (
     MAX_CONDITIONS_PER_TASK,
     MAX_DEFINITION_BYTES,
     graph_problems,
     parse_definition,
     validate_definition,
 )
+from flowcore.domain.errors import Problem, ValidationFailed
+from flowcore.domain.flow import MAX_TASKS
+from flowcore.tasks import TaskTypeRegistry, default_registry
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_problems_are_listed_in_the_error_details(registry: TaskTypeRegistry) ->
     with pytest.raises(ValidationFailed) as caught:
         validate_definition(document, registry)
     # Then the error is a 422 whose details carry the problem
-    assert caught.value.status == 422
+    assert http_status(caught.value) == (422, "validation_error")
     assert caught.value.details == [{"field": "start_task", "message": "start_task 'nope' is not a task of this flow"}]
 
 

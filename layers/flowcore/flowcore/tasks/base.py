@@ -1,8 +1,8 @@
 """What a task type is, and the registry that finds one by name.
 
 A task type declares its parameters as plain `Param`s. The API checks them with a pydantic model built
-from those declarations when a flow is stored; the runner only reads them back (`Parameters`) and so
-never imports pydantic, which was a third of its cold start.
+from those declarations when a flow is stored (`flowcore.api.parameters`); the runner only reads them back
+(`Parameters`) and so never imports pydantic, which was a third of its cold start.
 """
 
 from __future__ import annotations
@@ -11,14 +11,9 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from flowcore.errors import Problem
-from flowcore.model import TaskResult, TaskStatus
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
+from flowcore.domain.records import TaskResult
 
 #: The default of a parameter that must be given.
 REQUIRED: Any = ...
@@ -88,28 +83,6 @@ class Parameters:
             raise AttributeError(name) from None
 
 
-@cache
-def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
-    """The pydantic model that checks `declared` (the API's check when a flow is stored)."""
-    from pydantic import ConfigDict, Field, create_model
-
-    fields: dict[str, Any] = {
-        param.name: (
-            param.kind,
-            Field(
-                default=param.default,
-                ge=param.ge,
-                le=param.le,
-                max_length=param.max_length,
-                description=param.description,
-            ),
-        )
-        for param in declared
-    }
-    model: type[BaseModel] = create_model("Parameters", __config__=ConfigDict(extra="allow"), **fields)
-    return model
-
-
 class TaskType(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
@@ -131,11 +104,11 @@ class TaskType(ABC):
 
 
 def _forced_failure(ctx: TaskContext, error: str) -> TaskResult:
-    return TaskResult(status=TaskStatus.FAILURE, message=f"Task {ctx.task_name} failed", error=error)
+    return TaskResult.failure(ctx.task_name, error)
 
 
 def succeeded(ctx: TaskContext, output: dict[str, Any]) -> TaskResult:
-    return TaskResult(status=TaskStatus.SUCCESS, output=output, message=f"Task {ctx.task_name} completed successfully")
+    return TaskResult.success(ctx.task_name, output)
 
 
 class TaskTypeRegistry:
@@ -154,24 +127,3 @@ class TaskTypeRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._types)
-
-    def problems(self, type_name: str, parameters: dict[str, Any], where: str) -> list[Problem]:
-        """Problems with a task's type and parameters; `where` is the task's field path, e.g. `tasks[2]`."""
-        task_type = self._types.get(type_name)
-        if task_type is None:
-            known = ", ".join(self.names())
-            return [Problem(f"{where}.type", f"unknown task type '{type_name}'; known types: {known}")]
-        from pydantic import ValidationError
-
-        try:
-            parameters_model(task_type.parameters).model_validate(parameters)
-        except ValidationError as error:
-            return [
-                Problem(f"{where}.parameters" + "".join(_loc_part(part) for part in issue["loc"]), issue["msg"])
-                for issue in error.errors(include_url=False)
-            ]
-        return []
-
-
-def _loc_part(part: str | int) -> str:
-    return f"[{part}]" if isinstance(part, int) else f".{part}"

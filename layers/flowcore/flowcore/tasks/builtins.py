@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from flowcore.model import TaskResult, TaskStatus
+from flowcore.domain.records import TaskResult
+from flowcore.domain.statuses import TaskStatus
 from flowcore.tasks.base import FORCED_OUTCOME, Param, Parameters, TaskContext, TaskType, succeeded
 
 MAX_INLINE_WAIT_SECONDS = 5

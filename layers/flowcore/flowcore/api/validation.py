@@ -10,14 +10,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flowcore.definition import FlowDefinition
-from flowcore.errors import Problem, ValidationFailed
-from flowcore.model import is_end, normalise_outcome
+from flowcore.api.models import FlowDefinition
+from flowcore.api.parameters import parameter_problems
+from flowcore.domain.errors import Problem, ValidationFailed
+from flowcore.domain.flow import OUTCOMES, is_end, normalise_outcome
 from flowcore.tasks import TaskTypeRegistry
 
 MAX_DEFINITION_BYTES = 300_000
 MAX_CONDITIONS_PER_TASK = 50
-_OUTCOMES = ("success", "failure")
 
 
 def field_path(loc: tuple[str | int, ...]) -> str:
@@ -52,7 +52,7 @@ def graph_problems(definition: FlowDefinition, registry: TaskTypeRegistry) -> li
     if definition.start_task not in first_index:
         problems.append(Problem("start_task", f"start_task '{definition.start_task}' is not a task of this flow"))
     problems += _condition_problems(definition, first_index)
-    size = len(json.dumps(definition.model_dump(mode="json", exclude_none=True), separators=(",", ":")))
+    size = len(json.dumps(definition.document(), separators=(",", ":")))
     if size > MAX_DEFINITION_BYTES:
         problems.append(Problem("body", f"the definition is {size} bytes once stored; at most {MAX_DEFINITION_BYTES}"))
     return problems
@@ -71,7 +71,7 @@ def _task_problems(
             )
         else:
             first_index[task.name] = index
-        problems.extend(registry.problems(task.type, task.parameters, f"tasks[{index}]"))
+        problems.extend(parameter_problems(registry, task.type, task.parameters, f"tasks[{index}]"))
     return problems
 
 
@@ -90,7 +90,7 @@ def _condition_problems(definition: FlowDefinition, tasks: dict[str, int]) -> li
         if condition.source_task not in tasks:
             message = f"source_task '{condition.source_task}' is not a task of this flow"
             problems.append(Problem(f"{where}.source_task", message))
-        if normalise_outcome(condition.outcome) not in _OUTCOMES:
+        if normalise_outcome(condition.outcome) not in OUTCOMES:
             problems.append(
                 Problem(f"{where}.outcome", f"outcome '{condition.outcome}' must be 'success' or 'failure'")
             )

@@ -1,4 +1,5 @@
-"""Domain errors. Adapters translate AWS errors into these; the API maps each to one HTTP status."""
+"""Errors the service reports to a caller. Adapters translate AWS errors into these; `flowcore.api.errors`
+maps each to one HTTP status and code."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ from typing import Any
 
 class FlowError(Exception):
     """Base of every error the service reports to a caller."""
-
-    code = "internal_error"
-    status = 500
 
     def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
@@ -30,9 +28,6 @@ class Problem:
 
 
 class ValidationFailed(FlowError):
-    code = "validation_error"
-    status = 422
-
     def __init__(self, problems: list[Problem], message: str | None = None) -> None:
         count = len(problems)
         super().__init__(
@@ -43,23 +38,15 @@ class ValidationFailed(FlowError):
 
 
 class BadRequest(FlowError):
-    code = "bad_request"
-    status = 400
-
-
-class PayloadTooLarge(FlowError):
-    code = "payload_too_large"
-    status = 413
+    """The request cannot be understood (malformed, or contradicting itself)."""
 
 
 class NotFound(FlowError):
-    code = "not_found"
-    status = 404
+    pass
 
 
 class Conflict(FlowError):
-    code = "conflict"
-    status = 409
+    """The request does not fit the resource as it stands."""
 
 
 class UnreadableItem(FlowError):
@@ -68,6 +55,3 @@ class UnreadableItem(FlowError):
 
 class StoreUnavailable(FlowError):
     """DynamoDB kept refusing (throttling, service errors) after the SDK's own retries."""
-
-    code = "service_unavailable"
-    status = 503

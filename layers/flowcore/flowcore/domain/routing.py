@@ -1,4 +1,4 @@
-"""The routing rules of DESIGN §3 as one pure function: no I/O, no clock, no AWS.
+"""The routing rules of DESIGN §3 as pure functions: no I/O, no clock, no AWS.
 
 The runner calls `decide` after a task attempt ends and performs whatever the returned `Decision` implies.
 Because the decision depends only on the flow version and the committed result, a runner that finds a
@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from flowcore.conditions import rule_holds
-from flowcore.model import (
-    CompiledFlow,
-    Condition,
-    Decision,
-    RetryPolicy,
-    RunRef,
-    TaskResult,
-    TaskStatus,
-    is_end,
-    normalise_outcome,
-)
+from flowcore.domain.compiled import CompiledFlow
+from flowcore.domain.conditions import rule_holds
+from flowcore.domain.flow import Condition, RetryPolicy, is_end, normalise_outcome
+from flowcore.domain.records import BranchChange, ExecutionRecord, RunRef, TaskResult
+from flowcore.domain.statuses import ExecutionStatus, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the engine decided after a task ended: all the I/O it implies is the caller's job."""
+
+    successors: tuple[RunRef, ...] = ()
+    retry_delay_seconds: float | None = None
+    unhandled_failure: bool = False
+    limit_exceeded: bool = False
+    reason: str | None = None
+
+    @property
+    def ends_branch(self) -> bool:
+        return self.retry_delay_seconds is None and not self.successors
 
 
 def retry_delay(policy: RetryPolicy, attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -73,3 +82,20 @@ def decide(
     if next_seq > limit:
         return Decision(limit_exceeded=True, reason=f"transition limit of {limit} reached after task '{run.task_name}'")
     return Decision(successors=tuple(RunRef(run.execution_id, next_seq, name) for name in names))
+
+
+def branch_change(execution: ExecutionRecord, decision: Decision, delta: int) -> BranchChange:
+    """How the open-branch count moves when a branch forks into `delta + 1` successors; at zero the execution
+    ends, FAILED when any branch ended right after an unhandled failure."""
+    remaining = execution.open_branches + delta
+    failed = execution.failed or decision.unhandled_failure
+    final = None
+    if remaining == 0:
+        final = ExecutionStatus.FAILED if failed else ExecutionStatus.COMPLETED
+    return BranchChange(
+        expected_open=execution.open_branches,
+        open_branches=remaining,
+        final=final,
+        error=decision.reason if decision.unhandled_failure else None,
+        failed=failed,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flowcore.model import WhenRule
+from flowcore.domain.flow import WhenRule
 
 _MISSING = object()
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

@@ -1,4 +1,4 @@
-"""Starts the timer state machine (statemachine/timer.asl.json): wait, then one conditional write.
+"""Timers on the state machine of statemachine/timer.asl.json: wait, then one conditional write.
 
 Each timer's execution name is derived from what it is for, so scheduling the same timer twice (after
 a redelivered record) starts one execution, not two.
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from flowcore.model import RunRef
-from flowcore.store import META, exec_pk
+from flowcore.adapters.dynamodb import keys
+from flowcore.domain.records import RunRef
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -31,49 +31,46 @@ def timer_name(action: str, *parts: object) -> str:
     return f"{action}-{digest}"
 
 
-class Timers:
+class StepFunctionsTimers:
     def __init__(self, client: SFNClient | None, state_machine_arn: str | None) -> None:
         self._sfn = client
         self._arn = state_machine_arn
 
-    def schedule_redispatch(
-        self, ref: RunRef, attempt: int, delay_seconds: float, next_attempt: int | None = None
-    ) -> None:
-        """After the delay, a WAITING run at `attempt` becomes PENDING at `next_attempt` (default: the next one)."""
+    def redispatch(self, ref: RunRef, attempt: int, delay_seconds: float, next_attempt: int | None = None) -> None:
         following = attempt + 1 if next_attempt is None else next_attempt
+        sort_key = keys.run_sk_of(ref)
         self._start(
-            timer_name("redispatch", ref.execution_id, ref.sort_key, attempt, following),
+            timer_name("redispatch", ref.execution_id, sort_key, attempt, following),
             {
                 "action": "redispatch",
-                "pk": exec_pk(ref.execution_id),
-                "sk": ref.sort_key,
+                "pk": keys.execution_pk(ref.execution_id),
+                "sk": sort_key,
                 "attempt": str(attempt),
                 "next_attempt": str(following),
             },
             delay_seconds,
         )
 
-    def schedule_reclaim(self, ref: RunRef, attempt: int, claim: str, delay_seconds: float) -> None:
-        """After the delay, a run still RUNNING under `claim` goes back to PENDING for another runner."""
+    def reclaim(self, ref: RunRef, attempt: int, claim: str, delay_seconds: float) -> None:
+        sort_key = keys.run_sk_of(ref)
         self._start(
-            timer_name("reclaim", ref.execution_id, ref.sort_key, attempt, claim),
+            timer_name("reclaim", ref.execution_id, sort_key, attempt, claim),
             {
                 "action": "reclaim",
-                "pk": exec_pk(ref.execution_id),
-                "sk": ref.sort_key,
+                "pk": keys.execution_pk(ref.execution_id),
+                "sk": sort_key,
                 "attempt": str(attempt),
                 "claim": claim,
             },
             delay_seconds,
         )
 
-    def schedule_timeout(self, execution_id: str, seconds: int) -> None:
-        """After `seconds`, a still RUNNING execution becomes TIMED_OUT."""
+    def timeout(self, execution_id: str, seconds: int) -> None:
         self._start(
-            timer_name("timeout", execution_id, META),
+            timer_name("timeout", execution_id, keys.META),
             {
                 "action": "timeout",
-                "pk": exec_pk(execution_id),
+                "pk": keys.execution_pk(execution_id),
                 "reason": f"the execution did not end within {seconds} seconds",
             },
             seconds,

@@ -1,4 +1,4 @@
-"""AWS clients and the store, built once per container and shared by every handler.
+"""AWS clients, built once per container and shared by every handler.
 
 Clients come from botocore directly: boto3 adds nothing to a low-level client (resources aside), and
 importing it (s3transfer with it) cost ~10 ms of every handler's cold start.
@@ -11,9 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.session import Session, get_session
-
-from flowcore.settings import settings
-from flowcore.store import ExecutionStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,15 +45,8 @@ def streams() -> DynamoDBStreamsClient:
     return client  # type: ignore[no-any-return]
 
 
-@cache
-def execution_store() -> ExecutionStore:
-    config = settings()
-    return ExecutionStore(dynamodb(), config.table_name, config.retention_days)
-
-
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
-    execution_store.cache_clear()
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     streams.cache_clear()

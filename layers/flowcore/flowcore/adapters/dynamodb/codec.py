@@ -1,0 +1,151 @@
+"""Items as DynamoDB types them, to and from the domain's records.
+
+Bulky values (definitions, inputs, outputs) are stored as JSON strings: no float/Decimal translation, and
+an item's size is easy to predict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from flowcore.adapters.dynamodb import keys
+from flowcore.domain.flow import FlowSpec
+from flowcore.domain.records import ExecutionRecord, FlowHead, FlowRecord, RunRecord
+from flowcore.domain.statuses import ExecutionStatus, TaskStatus
+
+type Item = dict[str, Any]
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def n(value: float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def compact(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
+def output_json(output: Any) -> str:
+    """A task's output as stored; values JSON cannot hold are written as their text."""
+    return json.dumps(output, separators=(",", ":"), default=str)
+
+
+def plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed DynamoDB item (as in GetItem answers and stream images) as plain Python values.
+
+    What boto3's TypeDeserializer returns (numbers as Decimal), except binary values as bytes: importing
+    boto3 for it cost the stream consumers ~10 ms of cold start, and no item of this table holds binary.
+    """
+    return {key: _value(value) for key, value in item.items()}
+
+
+def _value(typed: dict[str, Any]) -> Any:
+    kind, value = next(iter(typed.items()))
+    if kind in {"S", "BOOL", "B"}:
+        return value
+    if kind == "N":
+        return Decimal(value)
+    if kind == "M":
+        return plain(value)
+    if kind == "L":
+        return [_value(element) for element in value]
+    if kind == "NULL":
+        return None
+    if kind in {"SS", "BS"}:
+        return set(value)
+    if kind == "NS":
+        return {Decimal(number) for number in value}
+    raise TypeError(f"not a DynamoDB type: {kind!r}")
+
+
+def _int_or_none(item: dict[str, Any], name: str) -> int | None:
+    return int(item[name]) if name in item else None
+
+
+def execution_from(item: dict[str, Any]) -> ExecutionRecord:
+    return ExecutionRecord(
+        execution_id=item["execution_id"],
+        flow_id=item["flow_id"],
+        flow_version=int(item["flow_version"]),
+        flow_name=item.get("flow_name", ""),
+        status=ExecutionStatus(item["status"]),
+        input=json.loads(item.get("input", "{}")),
+        created_at=item["created_at"],
+        started_at=item.get("started_at"),
+        ended_at=item.get("ended_at"),
+        error=item.get("error"),
+        open_branches=int(item.get("open_branches", 1)),
+        failed=bool(item.get("failed", False)),
+        idempotency_key=item.get("idempotency_key"),
+        input_hash=item.get("input_hash"),
+    )
+
+
+def execution_item(record: ExecutionRecord, expires_at: int) -> Item:
+    item: Item = {
+        "pk": s(keys.execution_pk(record.execution_id)),
+        "sk": s(keys.META),
+        "execution_id": s(record.execution_id),
+        "flow_id": s(record.flow_id),
+        "flow_version": n(record.flow_version),
+        "flow_name": s(record.flow_name),
+        "status": s(record.status),
+        "input": s(compact(record.input)),
+        "created_at": s(record.created_at),
+        "open_branches": n(1),
+        "gsi1pk": s(keys.flow_pk(record.flow_id)),
+        "gsi1sk": s(keys.executions_of_flow_sk(record.created_at, record.execution_id)),
+        "expires_at": n(expires_at),
+    }
+    if record.started_at:
+        item["started_at"] = s(record.started_at)
+    if record.idempotency_key:
+        item["idempotency_key"] = s(record.idempotency_key)
+        item["input_hash"] = s(record.input_hash or "")
+    return item
+
+
+def run_from(item: dict[str, Any]) -> RunRecord:
+    output = item.get("output")
+    return RunRecord(
+        ref=keys.run_ref_of(item["pk"], item["sk"]),
+        status=TaskStatus(item["status"]),
+        attempt=int(item.get("attempt", 1)),
+        started_at=item.get("started_at"),
+        ended_at=item.get("ended_at"),
+        duration_ms=_int_or_none(item, "duration_ms"),
+        output=json.loads(output) if output is not None else None,
+        message=item.get("message"),
+        error=item.get("error"),
+        claim=item.get("claim"),
+        lease_until=_int_or_none(item, "lease_until"),
+        atomic=bool(item.get("atomic", False)),
+        wait_until=_int_or_none(item, "wait_until"),
+    )
+
+
+def flow_from(item: dict[str, Any]) -> FlowRecord:
+    return FlowRecord(
+        flow_id=item["flow_id"],
+        version=int(item["version"]),
+        name=item["name"],
+        created_at=item["created_at"],
+        definition=FlowSpec.from_json(item["definition"]),
+        content_hash=item["content_hash"],
+    )
+
+
+def flow_head_from(item: dict[str, Any]) -> FlowHead:
+    return FlowHead(
+        flow_id=item["flow_id"],
+        name=item["name"],
+        latest_version=int(item["latest_version"]),
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+    )

@@ -1,0 +1,281 @@
+"""The conditional writes on execution and run items, each condition named after what it protects.
+
+The statuses a condition accepts come from the domain's transition tables, so that a write can only make a
+move the tables allow.
+"""
+
+from __future__ import annotations
+
+from flowcore.adapters.dynamodb import keys
+from flowcore.adapters.dynamodb.codec import Item, n, output_json, s
+from flowcore.adapters.dynamodb.table import Update, key
+from flowcore.domain.records import BranchChange, DispatchGuard, EndedAttempt, RunRef
+from flowcore.domain.statuses import (
+    ABSENT,
+    ExecutionEvent,
+    RunEvent,
+    TaskStatus,
+    execution_after,
+    execution_sources,
+    run_after,
+    run_sources,
+)
+
+ABSENT_ITEM = "attribute_not_exists(pk)"
+
+
+def run_key(ref: RunRef) -> Item:
+    return key(keys.execution_pk(ref.execution_id), keys.run_sk_of(ref))
+
+
+def execution_key(execution_id: str) -> Item:
+    return key(keys.execution_pk(execution_id), keys.META)
+
+
+def status_in(statuses: tuple[str, ...], prefix: str) -> tuple[str, Item]:
+    """`#status IN (:<prefix>0, ...)` and its values."""
+    names = [f":{prefix}{index}" for index in range(len(statuses))]
+    return f"#status IN ({', '.join(names)})", {name: s(status) for name, status in zip(names, statuses, strict=True)}
+
+
+def new_run_item(ref: RunRef, event: RunEvent, now: str, expires_at: int) -> Item:
+    """A run written before it is dispatched: PENDING for the stream, or SKIPPED when it will never start."""
+    status = run_after(ABSENT, event)
+    item: Item = {
+        "pk": s(keys.execution_pk(ref.execution_id)),
+        "sk": s(keys.run_sk_of(ref)),
+        "status": s(status),
+        "attempt": n(1),
+        "expires_at": n(expires_at),
+    }
+    if status is TaskStatus.SKIPPED:
+        item["ended_at"] = s(now)
+    return item
+
+
+def dispatched(guard: DispatchGuard) -> tuple[str, Item]:
+    """The run is still the one dispatched: absent for a start or chained dispatch, RUNNING under this runner's
+    claim once it claimed it, else PENDING at this attempt, resumed from a wait exactly when the dispatch
+    says so (a stale record from before the wait is not)."""
+    if guard.claim is not None:
+        return "#status = :running_status AND claim = :claim AND attempt = :attempt", {
+            ":running_status": s(TaskStatus.RUNNING),
+            ":claim": s(guard.claim),
+            ":attempt": n(guard.attempt),
+        }
+    if guard.absent:
+        return ABSENT_ITEM, {}
+    condition = "#status = :pending AND attempt = :attempt"
+    values: Item = {":pending": s(TaskStatus.PENDING), ":attempt": n(guard.attempt)}
+    if guard.wait_until is None:
+        condition += " AND attribute_not_exists(wait_until)"
+    else:
+        condition += " AND wait_until = :wait_until"
+        values[":wait_until"] = n(guard.wait_until)
+    return condition, values
+
+
+def claim(ref: RunRef, guard: DispatchGuard, token: str, lease_until: int, now: str, expires_at: int) -> Update:
+    condition, values = dispatched(guard)
+    return Update(
+        key=run_key(ref),
+        expression="SET #status = :running, attempt = :attempt, claim = :token, lease_until = :lease, "
+        "started_at = :now, expires_at = if_not_exists(expires_at, :expires)",
+        names={"#status": "status"},
+        values={
+            **values,
+            ":attempt": n(guard.attempt),
+            ":running": s(run_after(TaskStatus.PENDING, RunEvent.CLAIM)),
+            ":token": s(token),
+            ":lease": n(lease_until),
+            ":now": s(now),
+            ":expires": n(expires_at),
+        },
+        condition=condition,
+    )
+
+
+def reclaim(ref: RunRef, attempt: int, claim_token: str) -> Update:
+    """RUNNING under `claim_token` -> PENDING: the run goes back to the stream."""
+    (running,) = run_sources(RunEvent.RECLAIM)
+    return Update(
+        key=run_key(ref),
+        expression="SET #status = :pending REMOVE claim, lease_until",
+        names={"#status": "status"},
+        values={
+            ":pending": s(run_after(running, RunEvent.RECLAIM)),
+            ":running": s(running),
+            ":claim": s(claim_token),
+            ":attempt": n(attempt),
+        },
+        condition="#status = :running AND claim = :claim AND attempt = :attempt",
+    )
+
+
+def attempt_end(
+    ref: RunRef,
+    ended: EndedAttempt,
+    guard: DispatchGuard,
+    event: RunEvent,
+    expires_at: int,
+    atomic: bool = False,
+    wait_until: int | None = None,
+) -> Update:
+    """The write that ends an attempt. Its condition is what makes a result commit at most once."""
+    condition, values = dispatched(guard)
+    result = ended.result
+    values.update(
+        {
+            ":status": s(run_after(TaskStatus.PENDING, event)),
+            ":set_attempt": n(ended.attempt + 1 if event is RunEvent.RETRY_NOW else ended.attempt),
+            ":atomic": {"BOOL": atomic},
+            ":started": s(ended.started_at),
+            ":ended": s(ended.ended_at),
+            ":duration": n(ended.duration_ms),
+            ":message": s(result.message or ""),
+            ":output": s(output_json(result.output)),
+            ":error": s(result.error or ""),
+            ":expires": n(expires_at),
+        }
+    )
+    if wait_until is not None:
+        values[":park"] = n(wait_until)
+    return Update(
+        key=run_key(ref),
+        expression="SET #status = :status, attempt = :set_attempt, started_at = :started, ended_at = :ended, "
+        "duration_ms = :duration, message = :message, #output = :output, #error = :error, #atomic = :atomic, "
+        "expires_at = if_not_exists(expires_at, :expires)"
+        + (", wait_until = :park" if wait_until is not None else "")
+        + " REMOVE claim, lease_until"
+        + ("" if wait_until is not None else ", wait_until"),
+        names={"#status": "status", "#output": "output", "#error": "error", "#atomic": "atomic"},
+        values=values,
+        condition=condition,
+    )
+
+
+def skip(ref: RunRef, guard: DispatchGuard, now: str, expires_at: int) -> Update:
+    condition, values = dispatched(guard)
+    return Update(
+        key=run_key(ref),
+        expression="SET #status = :skipped, attempt = :attempt, ended_at = :now, "
+        "expires_at = if_not_exists(expires_at, :expires)",
+        names={"#status": "status"},
+        values={
+            **values,
+            ":attempt": n(guard.attempt),
+            ":skipped": s(run_after(TaskStatus.PENDING, RunEvent.SKIP)),
+            ":now": s(now),
+            ":expires": n(expires_at),
+        },
+        condition=condition,
+    )
+
+
+def give_up(ref: RunRef, attempt: int | None, reason: str, now: str, expires_at: int) -> Update:
+    """FAILURE for a dispatch the stream gave up on: absent (a start dispatch, `attempt` None), or PENDING at
+    `attempt`. Records that follow a failed one in a batch were processed on every retry; their runs moved on."""
+    values: Item = {
+        ":failure": s(run_after(TaskStatus.PENDING, RunEvent.GIVE_UP)),
+        ":reason": s(reason),
+        ":now": s(now),
+        ":expires": n(expires_at),
+    }
+    if attempt is None:
+        condition = ABSENT_ITEM
+        values[":attempt"] = n(1)
+    else:
+        condition = "#status = :pending AND attempt = :attempt"
+        values.update({":pending": s(TaskStatus.PENDING), ":attempt": n(attempt)})
+    return Update(
+        key=run_key(ref),
+        expression="SET #status = :failure, #error = :reason, ended_at = :now, attempt = :attempt, "
+        "expires_at = if_not_exists(expires_at, :expires)",
+        names={"#status": "status", "#error": "error"},
+        values=values,
+        condition=condition,
+    )
+
+
+def cancel(ref: RunRef, attempt: int, now: str) -> Update:
+    """SKIPPED for a run that waits (PENDING or WAITING) at `attempt`; a claimed run finishes on its own."""
+    waiting = tuple(str(state) for state in run_sources(RunEvent.CANCEL) if state != ABSENT)
+    condition, values = status_in(waiting, "open")
+    return Update(
+        key=run_key(ref),
+        expression="SET #status = :skipped, ended_at = :now",
+        names={"#status": "status"},
+        values={
+            ":skipped": s(run_after(TaskStatus.PENDING, RunEvent.CANCEL)),
+            ":now": s(now),
+            **values,
+            ":attempt": n(attempt),
+        },
+        condition=f"{condition} AND attempt = :attempt",
+    )
+
+
+def branches(execution_id: str, change: BranchChange, now: str) -> Update:
+    """Move the branch count (and, when it reaches zero, the status) from the value the runner read."""
+    names = {"#status": "status"}
+    (running,) = execution_sources(ExecutionEvent.BRANCH)
+    values: Item = {
+        ":running": s(running),
+        ":expected": n(change.expected_open),
+        ":open": n(change.open_branches),
+    }
+    sets = ["open_branches = :open"]
+    if change.failed:
+        sets.append("failed = :true")
+        values[":true"] = {"BOOL": True}
+    if change.error:
+        sets.append("#error = if_not_exists(#error, :error)")
+        names["#error"] = "error"
+        values[":error"] = s(change.error)
+    if change.final is not None:
+        sets += ["#status = :final", "ended_at = :now"]
+        values[":final"] = s(change.final)
+        values[":now"] = s(now)
+    return Update(
+        key=execution_key(execution_id),
+        expression="SET " + ", ".join(sets),
+        names=names,
+        values=values,
+        condition="#status = :running AND open_branches = :expected",
+    )
+
+
+def stop(execution_id: str, event: ExecutionEvent, reason: str | None, now: str) -> Update:
+    """End an execution whatever its branches are doing (transition limit, timeout, cancel, failure)."""
+    sources = execution_sources(event)
+    condition, values = status_in(tuple(str(status) for status in sources), "from")
+    names = {"#status": "status"}
+    values.update({":final": s(execution_after(sources[0], event)), ":now": s(now)})
+    expression = "SET #status = :final, ended_at = :now"
+    if reason:
+        expression += ", #error = :error"
+        names["#error"] = "error"
+        values[":error"] = s(reason)
+    return Update(
+        key=execution_key(execution_id),
+        expression=expression,
+        names=names,
+        values=values,
+        condition=condition,
+    )
+
+
+def start(execution_id: str, now: str) -> Update:
+    """CREATED -> RUNNING. The stream record of this change dispatches the start task."""
+    (created,) = execution_sources(ExecutionEvent.START)
+    return Update(
+        key=execution_key(execution_id),
+        expression="SET #status = :running, started_at = :now",
+        names={"#status": "status"},
+        values={
+            ":running": s(execution_after(created, ExecutionEvent.START)),
+            ":created": s(created),
+            ":now": s(now),
+        },
+        condition="#status = :created",
+    )

@@ -1,0 +1,145 @@
+"""Task runs: one item per visit of a task, in its execution's partition; attempts update it.
+
+Every write is conditional on the run being what its caller read (`expressions.dispatched`), so that a
+redelivered record cannot commit a second result. A result committed with its successors (and the
+execution's branch count) is one transaction; a result alone is one UpdateItem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowcore.adapters.dynamodb import expressions, keys
+from flowcore.adapters.dynamodb.codec import run_from, s
+from flowcore.adapters.dynamodb.stamps import Stamps
+from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update
+from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist
+from flowcore.domain.errors import StoreUnavailable
+from flowcore.domain.records import BranchChange, DispatchGuard, EndedAttempt, RunRecord, RunRef
+from flowcore.domain.statuses import ABSENT, RunEvent, run_sources
+
+_REFUSED = "ConditionalCheckFailed"
+#: Runs a cancel stops: those that wait for a dispatch or a timer (a claimed run finishes on its own).
+_CANCELLABLE = frozenset(state for state in run_sources(RunEvent.CANCEL) if state != ABSENT)
+
+
+class DynamoRunRepository:
+    def __init__(self, table: Table, stamps: Stamps) -> None:
+        self._table = table
+        self._stamps = stamps
+
+    def get(self, ref: RunRef) -> RunRecord | None:
+        item = self._table.get(keys.execution_pk(ref.execution_id), keys.run_sk_of(ref))
+        return run_from(item) if item else None
+
+    def list_runs(self, execution_id: str) -> list[RunRecord]:
+        items = self._table.query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+            ExpressionAttributeValues={":pk": s(keys.execution_pk(execution_id)), ":run": s(keys.RUN_PREFIX)},
+            ConsistentRead=True,
+        )
+        return [run_from(item) for item in items]
+
+    def hand_off(self, ref: RunRef) -> bool:
+        return self._create(ref, RunEvent.HAND_OFF)
+
+    def skip_ahead(self, ref: RunRef) -> bool:
+        return self._create(ref, RunEvent.SKIP)
+
+    def _create(self, ref: RunRef, event: RunEvent) -> bool:
+        item = expressions.new_run_item(ref, event, self._stamps.now(), self._stamps.expires_at())
+        try:
+            self._table.put(item, expressions.ABSENT_ITEM)
+        except Refused:
+            return False
+        return True
+
+    def claim(self, ref: RunRef, guard: DispatchGuard, token: str, lease_until: int) -> None:
+        stamps = self._stamps
+        self._apply(expressions.claim(ref, guard, token, lease_until, stamps.now(), stamps.expires_at()))
+
+    def commit_result(
+        self,
+        ref: RunRef,
+        ended: EndedAttempt,
+        guard: DispatchGuard,
+        successors: tuple[RunRef, ...] = (),
+        branches: BranchChange | None = None,
+    ) -> None:
+        event = RunEvent.SUCCEED if ended.result.succeeded else RunEvent.FAIL
+        if not successors and branches is None:
+            self._apply(expressions.attempt_end(ref, ended, guard, event, self._stamps.expires_at()))
+            return
+        result = expressions.attempt_end(ref, ended, guard, event, self._stamps.expires_at(), atomic=True)
+        items: list[dict[str, Any]] = [
+            {"Update": {**result.params(self._table.name), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+        ]
+        items += [self._put_new(successor) for successor in successors]
+        if branches is not None:
+            moved = expressions.branches(ref.execution_id, branches, self._stamps.now())
+            items.append({"Update": moved.params(self._table.name)})
+        try:
+            self._table.transact(items)
+        except Cancelled as cancelled:
+            raise _conflict(cancelled, successors, branches is not None) from cancelled
+
+    def _put_new(self, ref: RunRef) -> dict[str, Any]:
+        item = expressions.new_run_item(ref, RunEvent.HAND_OFF, self._stamps.now(), self._stamps.expires_at())
+        return {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": expressions.ABSENT_ITEM}}
+
+    def park(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard, wait_until: int | None = None) -> None:
+        expires = self._stamps.expires_at()
+        self._apply(expressions.attempt_end(ref, ended, guard, RunEvent.PARK, expires, wait_until=wait_until))
+
+    def retry_now(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard) -> None:
+        self._apply(expressions.attempt_end(ref, ended, guard, RunEvent.RETRY_NOW, self._stamps.expires_at()))
+
+    def skip(self, ref: RunRef, guard: DispatchGuard) -> None:
+        self._apply(expressions.skip(ref, guard, self._stamps.now(), self._stamps.expires_at()))
+
+    def reclaim(self, ref: RunRef, attempt: int, claim: str) -> None:
+        self._apply(expressions.reclaim(ref, attempt, claim))
+
+    def fail_dispatch(self, ref: RunRef, attempt: int | None, reason: str) -> bool:
+        stamps = self._stamps
+        try:
+            self._table.update(expressions.give_up(ref, attempt, reason, stamps.now(), stamps.expires_at()))
+        except Refused:
+            return False
+        return True
+
+    def cancel_open(self, execution_id: str) -> int:
+        skipped = 0
+        for run in self.list_runs(execution_id):
+            if run.status not in _CANCELLABLE:
+                continue
+            try:
+                self._table.update(expressions.cancel(run.ref, run.attempt, self._stamps.now()))
+            except Refused:
+                continue
+            skipped += 1
+        return skipped
+
+    def delete(self, ref: RunRef) -> None:
+        self._table.delete(keys.execution_pk(ref.execution_id), keys.run_sk_of(ref))
+
+    def _apply(self, update: Update) -> None:
+        """Apply a conditional run update alone; `RunConflict` carries the run as it stands when it fails."""
+        try:
+            self._table.update(update, return_old=True)
+        except Refused as refused:
+            raise RunConflict(run_from(refused.item) if refused.item else None) from refused
+
+
+def _conflict(cancelled: Cancelled, successors: tuple[RunRef, ...], with_branches: bool) -> Exception:
+    """Which part of a commit was refused: the run, the execution, or successors a sibling wrote first."""
+    codes = cancelled.reasons
+    if codes and codes[0] == _REFUSED:
+        current = cancelled.items[0]
+        return RunConflict(run_from(current) if current else None)
+    if with_branches and codes and codes[-1] == _REFUSED:
+        return ExecutionConflict()
+    taken = tuple(ref for ref, code in zip(successors, codes[1:], strict=False) if code == _REFUSED)
+    if taken:
+        return SuccessorsExist(taken)
+    return StoreUnavailable(f"the commit was refused ({', '.join(codes)}); it will be retried")

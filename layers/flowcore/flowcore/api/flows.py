@@ -1,0 +1,41 @@
+"""Use cases for flows: store a version, read one, list, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+from flowcore.api.digest import digest
+from flowcore.api.models import FlowDefinition
+from flowcore.api.validation import graph_problems
+from flowcore.domain.errors import Conflict, ValidationFailed
+from flowcore.domain.records import FlowHead, FlowRecord
+from flowcore.ports import ExecutionRepository, FlowRepository
+from flowcore.tasks import TaskTypeRegistry
+
+
+class FlowService:
+    def __init__(self, flows: FlowRepository, executions: ExecutionRepository, registry: TaskTypeRegistry) -> None:
+        self._flows = flows
+        self._executions = executions
+        self._registry = registry
+
+    def save(self, definition: FlowDefinition) -> tuple[FlowRecord, bool]:
+        """Store the definition as the flow's next version (not again when the latest is the same); whether new."""
+        problems = graph_problems(definition, self._registry)
+        if problems:
+            raise ValidationFailed(problems)
+        flow_id = definition.id or f"flow-{uuid.uuid4().hex[:12]}"
+        document = definition.document()
+        return self._flows.save(flow_id, document, digest(document))
+
+    def get(self, flow_id: str, version: int | None = None) -> FlowRecord:
+        return self._flows.get(flow_id, version)
+
+    def list_flows(self, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
+        return self._flows.list_heads(limit, cursor)
+
+    def delete(self, flow_id: str) -> None:
+        self._flows.get(flow_id)
+        if self._executions.has_active(flow_id):
+            raise Conflict(f"flow '{flow_id}' has executions that are CREATED or RUNNING; cancel or delete them first")
+        self._flows.delete(flow_id)

@@ -1,0 +1,1 @@
+"""The pure core: flow definitions, records, statuses and their transitions, routing. No AWS, no pydantic."""

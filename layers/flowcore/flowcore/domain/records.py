@@ -1,0 +1,172 @@
+"""Flows, executions and task runs as stored, and what one attempt of a task produced.
+
+Plain values: how they are keyed and encoded is the DynamoDB adapter's business (`adapters.dynamodb`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from flowcore.domain.flow import FlowSpec
+from flowcore.domain.statuses import ExecutionStatus, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """One visit of a task in an execution: `seq` is its step along the path (a successor is at `seq + 1`)."""
+
+    execution_id: str
+    seq: int
+    task_name: str
+
+    @property
+    def label(self) -> str:
+        """How messages name a run: its step and task, `000002#task2`."""
+        return f"{self.seq:06d}#{self.task_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """What one attempt of a task produced."""
+
+    status: Literal[TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.WAITING]
+    output: dict[str, Any] | None = None
+    message: str | None = None
+    error: str | None = None
+    #: With status WAITING: the task has not ended; dispatch it again (resumed) after this many seconds.
+    resume_after_seconds: float | None = None
+
+    @classmethod
+    def success(cls, task_name: str, output: dict[str, Any]) -> TaskResult:
+        return cls(TaskStatus.SUCCESS, output=output, message=f"Task {task_name} completed successfully")
+
+    @classmethod
+    def failure(cls, task_name: str, error: str) -> TaskResult:
+        return cls(TaskStatus.FAILURE, message=f"Task {task_name} failed", error=error)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is TaskStatus.SUCCESS
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRecord:
+    """One immutable version of a flow."""
+
+    flow_id: str
+    version: int
+    name: str
+    created_at: str
+    definition: FlowSpec
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowHead:
+    """A flow as listed: its latest version and when it changed."""
+
+    flow_id: str
+    name: str
+    latest_version: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    execution_id: str
+    flow_id: str
+    flow_version: int
+    flow_name: str
+    status: ExecutionStatus
+    input: dict[str, Any]
+    created_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: str | None = None
+    open_branches: int = 1
+    failed: bool = False
+    idempotency_key: str | None = None
+    input_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    ref: RunRef
+    status: TaskStatus
+    attempt: int
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_ms: int | None = None
+    output: dict[str, Any] | None = None
+    message: str | None = None
+    error: str | None = None
+    claim: str | None = None
+    lease_until: int | None = None
+    #: Committed in one transaction with its successors: a redelivered record has nothing left to finish.
+    atomic: bool = False
+    wait_until: int | None = None
+
+    def result(self) -> TaskResult | None:
+        """The committed result, when the run holds one (a run waiting for a retry holds its failure)."""
+        if self.status is TaskStatus.SUCCESS:
+            return TaskResult(TaskStatus.SUCCESS, output=self.output, message=self.message, error=self.error)
+        if self.status is TaskStatus.FAILURE or (self.status is TaskStatus.WAITING and self.error):
+            return TaskResult(TaskStatus.FAILURE, output=self.output, message=self.message, error=self.error)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchGuard:
+    """What a run must still look like for the dispatch that read it to act on it."""
+
+    attempt: int
+    absent: bool = False  # the run item is not written yet: a start task, or a task run ahead in a chain
+    wait_until: int | None = None  # resumed from a wait: the wait it was parked for
+    claim: str | None = None  # claimed by this runner: RUNNING under this token
+
+    def claimed(self, token: str) -> DispatchGuard:
+        return replace(self, claim=token)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """A run the stream delivered: a PENDING run item, or a started execution (its start task)."""
+
+    execution_id: str
+    seq: int
+    task_name: str | None  # None: the start task, known once the flow is loaded
+    attempt: int
+    wait_until: int | None = None  # set when a wait task's timer resumed this run
+    chained: bool = False  # run ahead by the invocation that ended the run before it; no item yet
+
+    @property
+    def from_start(self) -> bool:
+        return self.task_name is None
+
+    @property
+    def guard(self) -> DispatchGuard:
+        return DispatchGuard(self.attempt, self.from_start or self.chained, self.wait_until)
+
+
+@dataclass(frozen=True, slots=True)
+class EndedAttempt:
+    """One attempt as the runner commits it: its result and when it ran."""
+
+    attempt: int
+    result: TaskResult
+    started_at: str
+    ended_at: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class BranchChange:
+    """The execution's open-branch count moving from what the runner read; `final` when it reaches zero."""
+
+    expected_open: int
+    open_branches: int
+    final: ExecutionStatus | None = None
+    error: str | None = None
+    failed: bool = False

@@ -1,0 +1,159 @@
+"""What the runner and the API need from the outside world, named after intent.
+
+The DynamoDB and Step Functions adapters (`flowcore.adapters`) implement these; the runner's unit tests use
+an in-memory fake (`tests/fakes.py`). A refused conditional write raises the domain conflict its method
+names (`flowcore.domain.conflicts`); how it is written (a plain write or a transaction) is the adapter's
+choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from flowcore.domain.records import (
+    BranchChange,
+    Dispatch,
+    DispatchGuard,
+    EndedAttempt,
+    ExecutionRecord,
+    FlowHead,
+    FlowRecord,
+    RunRecord,
+    RunRef,
+)
+from flowcore.domain.statuses import ExecutionEvent, ExecutionStatus
+
+type Page[T] = tuple[list[T], str | None]  # the items and the cursor of the next page (None: the last)
+
+
+class FlowRepository(Protocol):
+    def save(self, flow_id: str, document: dict[str, Any], content_hash: str) -> tuple[FlowRecord, bool]:
+        """Store `document` as the flow's next version, unless the latest has the same content; whether it was new."""
+        ...
+
+    def get(self, flow_id: str, version: int | None = None) -> FlowRecord:
+        """A version (the latest when None); `NotFound` when there is none."""
+        ...
+
+    def list_heads(self, limit: int, cursor: str | None) -> Page[FlowHead]: ...
+
+    def delete(self, flow_id: str) -> None: ...
+
+
+class ExecutionRepository(Protocol):
+    def create(self, record: ExecutionRecord) -> ExecutionRecord:
+        """Write a new execution; one with the same id that exists already is returned instead."""
+        ...
+
+    def start(self, execution_id: str) -> ExecutionRecord:
+        """CREATED -> RUNNING; `NotFound`, or `Conflict` when it is not CREATED."""
+        ...
+
+    def get(self, execution_id: str) -> ExecutionRecord | None:
+        """Strongly consistent: a runner must see a cancel."""
+        ...
+
+    def list_of_flow(
+        self, flow_id: str, status: ExecutionStatus | None, limit: int, cursor: str | None
+    ) -> Page[ExecutionRecord]:
+        """A flow's executions, newest first."""
+        ...
+
+    def has_active(self, flow_id: str) -> bool: ...
+
+    def delete(self, execution_id: str) -> int:
+        """Delete the execution and every run; how many items went. `NotFound` when there was none."""
+        ...
+
+    def stop(self, execution_id: str, event: ExecutionEvent, reason: str | None) -> bool:
+        """End it whatever its branches are doing (cancel, fail, limit); False when the table forbids `event` now."""
+        ...
+
+    def move_branches(self, execution_id: str, change: BranchChange) -> bool:
+        """Apply `change` if the count is still the one read; False when it moved or the execution stopped."""
+        ...
+
+
+class RunRepository(Protocol):
+    def get(self, ref: RunRef) -> RunRecord | None:
+        """Strongly consistent."""
+        ...
+
+    def list_runs(self, execution_id: str) -> list[RunRecord]:
+        """Every run of the execution, in path order."""
+        ...
+
+    def hand_off(self, ref: RunRef) -> bool:
+        """Write the run PENDING for the stream to dispatch, unless it exists; whether this call wrote it."""
+        ...
+
+    def skip_ahead(self, ref: RunRef) -> bool:
+        """Write a run that will not start (its execution stopped) as SKIPPED, unless it exists."""
+        ...
+
+    def claim(self, ref: RunRef, guard: DispatchGuard, token: str, lease_until: int) -> None:
+        """RUNNING under `token` until `lease_until`; `RunConflict` when the run is no longer as `guard` says."""
+        ...
+
+    def commit_result(
+        self,
+        ref: RunRef,
+        ended: EndedAttempt,
+        guard: DispatchGuard,
+        successors: tuple[RunRef, ...] = (),
+        branches: BranchChange | None = None,
+    ) -> None:
+        """Record the attempt's result, and with it, all or nothing, the successors (PENDING) and the branch change.
+
+        `RunConflict` when the run changed, `SuccessorsExist` when a sibling wrote some successors first,
+        `ExecutionConflict` when the execution no longer matches `branches`.
+        """
+        ...
+
+    def park(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard, wait_until: int | None = None) -> None:
+        """WAITING for a timer: a retry after a delay, or a long wait (until `wait_until`)."""
+        ...
+
+    def retry_now(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard) -> None:
+        """Record the failed attempt and make the run PENDING again at the next attempt."""
+        ...
+
+    def skip(self, ref: RunRef, guard: DispatchGuard) -> None:
+        """SKIPPED: its execution stopped before it ran. `RunConflict` as for `claim`."""
+        ...
+
+    def reclaim(self, ref: RunRef, attempt: int, claim: str) -> None:
+        """Back to PENDING if still RUNNING under `claim` (its runner died); `RunConflict` otherwise."""
+        ...
+
+    def fail_dispatch(self, ref: RunRef, attempt: int | None, reason: str) -> bool:
+        """FAILURE for a dispatch the stream gave up on, if it is still PENDING at `attempt` (None: a start
+        dispatch, not written yet); False when it moved on."""
+        ...
+
+    def cancel_open(self, execution_id: str) -> int:
+        """SKIPPED for every PENDING or WAITING run; how many."""
+        ...
+
+    def delete(self, ref: RunRef) -> None: ...
+
+
+class Timers(Protocol):
+    def redispatch(self, ref: RunRef, attempt: int, delay_seconds: float, next_attempt: int | None = None) -> None:
+        """After the delay, a WAITING run at `attempt` becomes PENDING at `next_attempt` (default: the next one)."""
+        ...
+
+    def reclaim(self, ref: RunRef, attempt: int, claim: str, delay_seconds: float) -> None:
+        """After the delay, a run still RUNNING under `claim` goes back to PENDING."""
+        ...
+
+    def timeout(self, execution_id: str, seconds: int) -> None:
+        """After `seconds`, a still RUNNING execution becomes TIMED_OUT."""
+        ...
+
+
+class FailedBatches(Protocol):
+    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch]:
+        """The dispatches of a stream batch the runner gave up on, read again from the stream."""
+        ...

@@ -1,0 +1,93 @@
+"""The task runner: one dispatch in, its task run and what follows committed.
+
+A dispatch is a task run item that became PENDING, or an execution item that became RUNNING (which
+dispatches the start task: the first run item is only written when that task ends, which saves one
+write per execution). Exactly-once commits rest on three rules:
+1. the write that ends an attempt is conditional on the run still being the dispatched one, so only one
+   result per attempt is ever committed (`flowcore.ports.RunRepository`);
+2. successors have deterministic keys and are created only if absent, so one transition makes one run;
+3. when a commit is found already made (a redelivered record), the engine is asked again with the
+   committed result and whatever follow-up writes were not atomic with it are applied again; each of
+   them is idempotent (`recovery`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from flowcore.domain.conflicts import RunConflict
+from flowcore.domain.records import Dispatch, RunRef
+from flowcore.domain.statuses import ExecutionStatus
+from flowcore.observability import logger
+from flowcore.ports import ExecutionRepository, FlowRepository, RunRepository, Timers
+from flowcore.runner.attempt import Attempts
+from flowcore.runner.chain import Chain
+from flowcore.runner.commit import Committer, FollowUps
+from flowcore.runner.conflicts import Conflicts
+from flowcore.runner.flows import FlowCache
+from flowcore.runner.outcome import Outcome
+from flowcore.runner.recovery import Recovery
+from flowcore.runner.step import Step
+from flowcore.tasks import TaskTypeRegistry
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        runs: RunRepository,
+        executions: ExecutionRepository,
+        flows: FlowRepository,
+        registry: TaskTypeRegistry,
+        timers: Timers,
+        lease_seconds: int = 60,
+        chain_tasks: int = 100,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._runs = runs
+        self._executions = executions
+        self._flows = FlowCache(flows)
+        follow_ups = FollowUps(runs, executions)
+        recovery = Recovery(runs, executions, self._flows, follow_ups)
+        self._conflicts = Conflicts(runs, recovery, timers, rand, clock)
+        step = Step(
+            Attempts(runs, registry, lease_seconds, rand, clock),
+            Committer(runs, executions, timers, follow_ups, rand, clock),
+            timers,
+        )
+        self._step = step
+        self._chain = Chain(step, runs, executions, self._conflicts, chain_tasks)
+
+    def process(self, dispatch: Dispatch, remaining_ms: Callable[[], int] | None = None) -> Outcome:
+        """Handle one dispatch. `remaining_ms` is the invocation's time left (the Lambda context's); without
+        it, chains are bounded by their own limits only."""
+        execution = self._executions.get(dispatch.execution_id)
+        if execution is None:
+            if dispatch.task_name is not None:  # a successor written while its execution was being deleted
+                self._runs.delete(RunRef(dispatch.execution_id, dispatch.seq, dispatch.task_name))
+            return Outcome.GONE
+        flow = self._flows.get(execution.flow_id, execution.flow_version)
+        ref = RunRef(dispatch.execution_id, dispatch.seq, dispatch.task_name or flow.definition.start_task)
+        logger.append_keys(execution_id=ref.execution_id, task=ref.task_name, seq=ref.seq, attempt=dispatch.attempt)
+        if execution.status is not ExecutionStatus.RUNNING:
+            outcome = self._skip(ref, dispatch)
+        else:
+            try:
+                outcome, successor = self._step.run(flow, execution, ref, dispatch)
+            except RunConflict as conflict:
+                outcome = self._conflicts.resolve(flow, ref, dispatch, conflict.current)
+            else:
+                return self._chain.run(flow, ref, successor, outcome, remaining_ms) if successor else outcome
+        logger.info("task run", extra={"outcome": outcome})
+        return outcome
+
+    def _skip(self, ref: RunRef, dispatch: Dispatch) -> Outcome:
+        if dispatch.from_start:
+            return Outcome.SKIPPED  # the execution stopped before its first task: nothing was written
+        try:
+            self._runs.skip(ref, dispatch.guard)
+        except RunConflict:
+            return Outcome.DUPLICATE
+        return Outcome.SKIPPED

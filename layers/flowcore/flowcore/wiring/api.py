@@ -1,0 +1,20 @@
+"""The HTTP API's composition root: its use cases on the DynamoDB repositories."""
+
+from __future__ import annotations
+
+from flowcore.api.executions import ExecutionService
+from flowcore.api.flows import FlowService
+from flowcore.tasks import default_registry
+from flowcore.wiring.shared import per_container, repositories
+
+
+@per_container
+def flows() -> FlowService:
+    stored = repositories()
+    return FlowService(stored.flows, stored.executions, default_registry())
+
+
+@per_container
+def executions() -> ExecutionService:
+    stored = repositories()
+    return ExecutionService(stored.executions, stored.runs, stored.flows)

@@ -1,0 +1,48 @@
+"""The task runner's composition root: the runner on the repositories and the timer state machine, fed by
+the table's stream."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flowcore.adapters import clients
+from flowcore.adapters.stream import StreamConsumer
+from flowcore.adapters.timers import StepFunctionsTimers
+from flowcore.runner.dispatch import TaskRunner
+from flowcore.settings import settings
+from flowcore.tasks import default_registry
+from flowcore.wiring.shared import Repositories, per_container, repositories
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+def new_task_runner(
+    stored: Repositories,
+    stepfunctions: SFNClient | None,
+    timer_arn: str | None,
+    lease_seconds: int = 60,
+    chain_tasks: int = 100,
+) -> TaskRunner:
+    """A runner as a new container builds it (the fault suite and the bench build more than one)."""
+    timers = StepFunctionsTimers(stepfunctions, timer_arn)
+    return TaskRunner(
+        stored.runs, stored.executions, stored.flows, default_registry(), timers, lease_seconds, chain_tasks
+    )
+
+
+@per_container
+def task_runner() -> TaskRunner:
+    config = settings()
+    return new_task_runner(
+        repositories(),
+        clients.stepfunctions(),
+        config.timer_state_machine_arn,
+        config.lease_seconds,
+        config.chain_tasks,
+    )
+
+
+@per_container
+def stream_consumer() -> StreamConsumer:
+    return StreamConsumer(task_runner())
