@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
 help:
 	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto"
-	@echo "make test   - lint, type checks, sam validate --lint, sam build, and the whole test suite"
+	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
 	@echo "make faults - the fault-injection suite alone"
 	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
 
@@ -37,7 +37,9 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff check --preview --select PLR0904 .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy layers/flowcore/flowcore functions local
