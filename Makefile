@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/flowcore/flowcore functions local
+	$(BIN)/mypy layers/flowcore/flowcore functions local tests/fakes.py
 
 sam-check: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
