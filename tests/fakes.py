@@ -18,6 +18,7 @@ from flowcore.domain.conflicts import ExecutionConflict, RunConflict, Successors
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.flow import FlowSpec
 from flowcore.domain.records import (
+    AttemptRecord,
     BranchChange,
     Dispatch,
     DispatchGuard,
@@ -134,6 +135,10 @@ class FakeRuns:
             **extra,
         )
 
+    def _keep(self, ref: RunRef) -> tuple[AttemptRecord, ...]:
+        current = self._store.run(ref)
+        return current.attempts if current is not None else ()
+
     def commit_result(
         self,
         ref: RunRef,
@@ -152,7 +157,7 @@ class FakeRuns:
         if taken:
             raise SuccessorsExist(taken)
         status = TaskStatus.SUCCESS if ended.result.succeeded else TaskStatus.FAILURE
-        self._store.put_run(self._end(ref, ended, status, ended.attempt, atomic=atomic))
+        self._store.put_run(self._end(ref, ended, status, ended.attempt, atomic=atomic, attempts=self._keep(ref)))
         for successor in successors:
             self._store.put_run(RunRecord(successor, TaskStatus.PENDING, 1))
         if branches is not None and execution is not None:
@@ -160,13 +165,18 @@ class FakeRuns:
 
     def park(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard, wait_until: int | None = None) -> None:
         self._store.calls.append("park")
-        self._guarded(ref, guard)
-        self._store.put_run(self._end(ref, ended, TaskStatus.WAITING, ended.attempt, wait_until=wait_until))
+        current = self._guarded(ref, guard)
+        tried = _tried(current, ended)
+        self._store.put_run(
+            self._end(ref, ended, TaskStatus.WAITING, ended.attempt, wait_until=wait_until, attempts=tried)
+        )
 
     def retry_now(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard) -> None:
         self._store.calls.append("retry_now")
-        self._guarded(ref, guard)
-        self._store.put_run(self._end(ref, ended, TaskStatus.PENDING, ended.attempt + 1))
+        current = self._guarded(ref, guard)
+        self._store.put_run(
+            self._end(ref, ended, TaskStatus.PENDING, ended.attempt + 1, attempts=_tried(current, ended))
+        )
 
     def skip(self, ref: RunRef, guard: DispatchGuard) -> None:
         self._store.calls.append("skip")
@@ -210,6 +220,18 @@ class FakeRuns:
 
     def delete(self, ref: RunRef) -> None:
         self._store.runs.pop((ref.execution_id, ref.seq, ref.task_name), None)
+
+
+def _tried(current: RunRecord | None, ended: EndedAttempt) -> tuple[AttemptRecord, ...]:
+    """The earlier attempts, with this one when it failed and the run is tried again."""
+    earlier = current.attempts if current is not None else ()
+    result = ended.result
+    if result.status is not TaskStatus.FAILURE:
+        return earlier
+    this = AttemptRecord(
+        ended.attempt, result.status, ended.started_at, ended.ended_at, ended.duration_ms, result.message, result.error
+    )
+    return (*earlier, this)
 
 
 def _branches_hold(execution: ExecutionRecord | None, change: BranchChange) -> bool:

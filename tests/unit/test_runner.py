@@ -437,3 +437,16 @@ def test_a_dispatch_that_had_moved_on_is_resumed_not_failed(monkeypatch: pytest.
     assert handler(rig, START).handle(MESSAGE) == 0
     assert rig.drain() == [Outcome.COMMITTED]
     assert rig.execution.status is ExecutionStatus.COMPLETED
+
+
+def test_each_attempt_that_is_tried_again_is_kept_on_the_run() -> None:
+    rig = Rig()
+    flaky = {"name": "t1", "type": "pass", "parameters": {"fail_times": 2}, "retry": {"interval_seconds": 0}}
+    rig.start({"name": "retry", "start_task": "t1", "tasks": [flaky]})
+    assert rig.drain() == [Outcome.RETRYING, Outcome.RETRYING, Outcome.COMMITTED]
+    run = rig.store.run(RunRef(EXECUTION, 1, "t1"))
+    assert run is not None and (run.status, run.attempt) == (TaskStatus.SUCCESS, 3)
+    assert [(tried.attempt, tried.status, tried.error) for tried in run.attempts] == [
+        (1, TaskStatus.FAILURE, "forced failure 1 of 2 (fail_times)"),
+        (2, TaskStatus.FAILURE, "forced failure 2 of 2 (fail_times)"),
+    ]

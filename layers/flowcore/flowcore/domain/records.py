@@ -92,6 +92,19 @@ class ExecutionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """An earlier attempt of a run, kept when the run is tried again (its latest attempt is the run itself)."""
+
+    attempt: int
+    status: TaskStatus
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_ms: int | None = None
+    message: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     ref: RunRef
     status: TaskStatus
@@ -107,6 +120,8 @@ class RunRecord:
     #: Committed in one transaction with its successors: a redelivered record has nothing left to finish.
     atomic: bool = False
     wait_until: int | None = None
+    #: The attempts before the latest, oldest first: one history entry each.
+    attempts: tuple[AttemptRecord, ...] = ()
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one (a run waiting for a retry holds its failure)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from flowcore.adapters.dynamodb import keys
 from flowcore.domain.flow import FlowSpec
-from flowcore.domain.records import ExecutionRecord, FlowHead, FlowRecord, RunRecord
+from flowcore.domain.records import AttemptRecord, EndedAttempt, ExecutionRecord, FlowHead, FlowRecord, RunRecord
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
 
 type Item = dict[str, Any]
@@ -127,6 +127,36 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         lease_until=_int_or_none(item, "lease_until"),
         atomic=bool(item.get("atomic", False)),
         wait_until=_int_or_none(item, "wait_until"),
+        attempts=tuple(_attempt_from(entry) for entry in item.get("attempts", ())),
+    )
+
+
+def attempt_item(ended: EndedAttempt) -> Item:
+    """An attempt that is tried again, as the run item's `attempts` list keeps it."""
+    result = ended.result
+    entry: Item = {
+        "attempt": n(ended.attempt),
+        "status": s(result.status),
+        "started_at": s(ended.started_at),
+        "ended_at": s(ended.ended_at),
+        "duration_ms": n(ended.duration_ms),
+    }
+    if result.message:
+        entry["message"] = s(result.message)
+    if result.error:
+        entry["error"] = s(result.error)
+    return {"M": entry}
+
+
+def _attempt_from(entry: dict[str, Any]) -> AttemptRecord:
+    return AttemptRecord(
+        attempt=int(entry["attempt"]),
+        status=TaskStatus(entry["status"]),
+        started_at=entry.get("started_at"),
+        ended_at=entry.get("ended_at"),
+        duration_ms=_int_or_none(entry, "duration_ms"),
+        message=entry.get("message"),
+        error=entry.get("error"),
     )
 
 

@@ -7,7 +7,7 @@ move the tables allow.
 from __future__ import annotations
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import Item, n, output_json, s
+from flowcore.adapters.dynamodb.codec import Item, attempt_item, n, output_json, s
 from flowcore.adapters.dynamodb.table import Update, key
 from flowcore.domain.records import BranchChange, DispatchGuard, EndedAttempt, RunRef
 from flowcore.domain.statuses import (
@@ -22,6 +22,8 @@ from flowcore.domain.statuses import (
 )
 
 ABSENT_ITEM = "attribute_not_exists(pk)"
+#: Ends of an attempt after which the run is tried again (a wait task's park is not one: it resumes).
+_RETRIED = frozenset({RunEvent.RETRY_NOW, RunEvent.PARK})
 
 
 def run_key(ref: RunRef) -> Item:
@@ -138,14 +140,20 @@ def attempt_end(
             ":expires": n(expires_at),
         }
     )
+    sets = ""
     if wait_until is not None:
         values[":park"] = n(wait_until)
+        sets += ", wait_until = :park"
+    if event in _RETRIED and result.status is TaskStatus.FAILURE:
+        # The attempt is tried again: the history keeps it.
+        values.update({":tried": {"L": [attempt_item(ended)]}, ":none": {"L": []}})
+        sets += ", attempts = list_append(if_not_exists(attempts, :none), :tried)"
     return Update(
         key=run_key(ref),
         expression="SET #status = :status, attempt = :set_attempt, started_at = :started, ended_at = :ended, "
         "duration_ms = :duration, message = :message, #output = :output, #error = :error, #atomic = :atomic, "
         "expires_at = if_not_exists(expires_at, :expires)"
-        + (", wait_until = :park" if wait_until is not None else "")
+        + sets
         + " REMOVE claim, lease_until"
         + ("" if wait_until is not None else ", wait_until"),
         names={"#status": "status", "#output": "output", "#error": "error", "#atomic": "atomic"},
