@@ -125,26 +125,12 @@ def attempt_end(
 ) -> Update:
     """The write that ends an attempt. Its condition is what makes a result commit at most once."""
     condition, values = dispatched(guard)
-    result = ended.result
-    values.update(
-        {
-            ":status": s(run_after(TaskStatus.PENDING, event)),
-            ":set_attempt": n(ended.attempt + 1 if event is RunEvent.RETRY_NOW else ended.attempt),
-            ":atomic": {"BOOL": atomic},
-            ":started": s(ended.started_at),
-            ":ended": s(ended.ended_at),
-            ":duration": n(ended.duration_ms),
-            ":message": s(result.message or ""),
-            ":output": s(output_json(result.output)),
-            ":error": s(result.error or ""),
-            ":expires": n(expires_at),
-        }
-    )
+    values.update(_ended(ended, event, expires_at, atomic))
     sets = ""
     if wait_until is not None:
         values[":park"] = n(wait_until)
         sets += ", wait_until = :park"
-    if event in _RETRIED and result.status is TaskStatus.FAILURE:
+    if event in _RETRIED and ended.result.status is TaskStatus.FAILURE:
         # The attempt is tried again: the history keeps it.
         values.update({":tried": {"L": [attempt_item(ended)]}, ":none": {"L": []}})
         sets += ", attempts = list_append(if_not_exists(attempts, :none), :tried)"
@@ -160,6 +146,23 @@ def attempt_end(
         values=values,
         condition=condition,
     )
+
+
+def _ended(ended: EndedAttempt, event: RunEvent, expires_at: int, atomic: bool) -> Item:
+    """What the end of an attempt writes: the status `event` leads to, the attempt's result and times."""
+    result = ended.result
+    return {
+        ":status": s(run_after(TaskStatus.PENDING, event)),
+        ":set_attempt": n(ended.attempt + 1 if event is RunEvent.RETRY_NOW else ended.attempt),
+        ":atomic": {"BOOL": atomic},
+        ":started": s(ended.started_at),
+        ":ended": s(ended.ended_at),
+        ":duration": n(ended.duration_ms),
+        ":message": s(result.message or ""),
+        ":output": s(output_json(result.output)),
+        ":error": s(result.error or ""),
+        ":expires": n(expires_at),
+    }
 
 
 def skip(ref: RunRef, guard: DispatchGuard, now: str, expires_at: int) -> Update:
