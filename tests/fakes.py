@@ -1,6 +1,6 @@
 """The ports of `flowcore.ports` in memory, for the runner's unit tests: no moto, no botocore.
 
-Each conditional write refuses exactly when the DynamoDB adapter's condition would (`expressions.dispatched`
+Each conditional write refuses exactly when the DynamoDB adapter's condition would (`run_writes.dispatched`
 and the transition tables), and raises the same domain conflicts. Every write that the template's
 FilterCriteria would pass (a run becoming PENDING, an execution becoming RUNNING) queues a `Dispatch`, as
 the table's stream would deliver it; `Store.calls` records each port call, to tell the commit strategies
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flowcore.domain.branches import NewRun
 from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.flow import FlowSpec
@@ -58,7 +59,17 @@ class Store:
         ref = record.ref
         self.runs[(ref.execution_id, ref.seq, ref.task_name)] = record
         if record.status is TaskStatus.PENDING:
-            self.stream.append(Dispatch(ref.execution_id, ref.seq, ref.task_name, record.attempt, record.wait_until))
+            self.stream.append(
+                Dispatch(
+                    ref.execution_id,
+                    ref.seq,
+                    ref.task_name,
+                    record.attempt,
+                    record.wait_until,
+                    budget=record.budget,
+                    merged=record.merged,
+                )
+            )
 
     def runs_of(self, execution_id: str) -> list[RunRecord]:
         return [run for key, run in sorted(self.runs.items()) if key[0] == execution_id]
@@ -121,45 +132,49 @@ class FakeRuns:
         self._store.put_run(replace(running, lease_until=lease_until))
 
     def _end(self, ref: RunRef, ended: EndedAttempt, status: TaskStatus, attempt: int, **extra: Any) -> RunRecord:
+        """The run after an attempt's end: what the write sets; what it does not set stays as it was."""
         result = ended.result
-        return RunRecord(
-            ref,
-            status,
-            attempt,
+        current = self._store.run(ref) or RunRecord(ref, status, attempt)
+        ended_run = replace(
+            current,
+            status=status,
+            attempt=attempt,
             started_at=ended.started_at,
             ended_at=ended.ended_at,
             duration_ms=ended.duration_ms,
             output=result.output,
             message=result.message or "",
             error=result.error or "",
-            **extra,
+            claim=None,
+            lease_until=None,
+            wait_until=None,
+            atomic=False,
         )
-
-    def _keep(self, ref: RunRef) -> tuple[AttemptRecord, ...]:
-        current = self._store.run(ref)
-        return current.attempts if current is not None else ()
+        return replace(ended_run, **extra)
 
     def commit_result(
         self,
         ref: RunRef,
         ended: EndedAttempt,
         guard: DispatchGuard,
-        successors: tuple[RunRef, ...] = (),
+        successors: tuple[NewRun, ...] = (),
         branches: BranchChange | None = None,
     ) -> None:
         atomic = bool(successors) or branches is not None
-        self._store.calls.append("commit_atomic" if atomic else "commit")
+        self._store.calls.append(("commit_atomic" if atomic else "commit") + ("+execution" if branches else ""))
         self._guarded(ref, guard)
         execution = self._store.executions.get(ref.execution_id)
         if branches is not None and not _branches_hold(execution, branches):
             raise ExecutionConflict()
-        taken = tuple(successor for successor in successors if self._store.run(successor) is not None)
+        taken = tuple(new.ref for new in successors if self._store.run(new.ref) is not None)
         if taken:
             raise SuccessorsExist(taken)
         status = TaskStatus.SUCCESS if ended.result.succeeded else TaskStatus.FAILURE
-        self._store.put_run(self._end(ref, ended, status, ended.attempt, atomic=atomic, attempts=self._keep(ref)))
-        for successor in successors:
-            self._store.put_run(RunRecord(successor, TaskStatus.PENDING, 1))
+        self._store.put_run(self._end(ref, ended, status, ended.attempt, atomic=atomic))
+        for new in successors:
+            self._store.put_run(
+                RunRecord(new.ref, TaskStatus.PENDING, 1, budget=new.budget, arrived=new.arrived, merged=new.merged)
+            )
         if branches is not None and execution is not None:
             self._store.executions[ref.execution_id] = _moved(execution, branches)
 
@@ -235,15 +250,19 @@ def _tried(current: RunRecord | None, ended: EndedAttempt) -> tuple[AttemptRecor
 
 
 def _branches_hold(execution: ExecutionRecord | None, change: BranchChange) -> bool:
-    return (
-        execution is not None
-        and execution.status is ExecutionStatus.RUNNING
-        and execution.open_branches == change.expected_open
-    )
+    if execution is None or execution.status is not ExecutionStatus.RUNNING:
+        return False
+    if change.expected_rev is not None:
+        return execution.rev == change.expected_rev
+    return execution.open_branches == change.expected_open
 
 
 def _moved(execution: ExecutionRecord, change: BranchChange) -> ExecutionRecord:
     moved = replace(execution, open_branches=change.open_branches, failed=change.failed or execution.failed)
+    if change.expected_rev is not None:
+        moved = replace(moved, rev=change.expected_rev + 1, joins=dict(change.joins or {}))
+        if change.runs_left is not None:
+            moved = replace(moved, runs_left=change.runs_left)
     if change.error and not execution.error:
         moved = replace(moved, error=change.error)
     if change.final is not None:

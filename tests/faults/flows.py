@@ -89,6 +89,54 @@ def join_race() -> dict[str, Any]:
     }
 
 
+def unequal_join() -> dict[str, Any]:
+    """split -> a -> join beside split -> b1 -> b2 -> b3 -> join, then join -> after: the join must wait for the
+    longer branch, whose b2 fails once and is retried at once, and run once."""
+    return {
+        "id": "unequal-join",
+        "name": "branches of one and three tasks meet",
+        "start_task": "split",
+        "tasks": [
+            {"name": "split"},
+            {"name": "a"},
+            {"name": "b1"},
+            {"name": "b2", "parameters": {"fail_times": 1}, "retry": {"max_attempts": 2, "interval_seconds": 0}},
+            {"name": "b3"},
+            {"name": "join"},
+            {"name": "after"},
+        ],
+        "conditions": [
+            _edge("split", "a"),
+            _edge("split", "b1"),
+            _edge("a", "join"),
+            _edge("b1", "b2"),
+            _edge("b2", "b3"),
+            _edge("b3", "join"),
+            _edge("join", "after"),
+        ],
+    }
+
+
+def nested_forks() -> dict[str, Any]:
+    """split -> (a, b); a -> (a1, a2); a1 and a2 -> a3 -> join; b -> join: forks within a fork, all meeting once."""
+    return {
+        "id": "nested-forks",
+        "name": "a fork inside a branch",
+        "start_task": "split",
+        "tasks": [{"name": name} for name in ("split", "a", "b", "a1", "a2", "a3", "join")],
+        "conditions": [
+            _edge("split", "a"),
+            _edge("split", "b"),
+            _edge("a", "a1"),
+            _edge("a", "a2"),
+            _edge("a1", "join"),
+            _edge("a2", "a3"),
+            _edge("a3", "join"),
+            _edge("b", "join"),
+        ],
+    }
+
+
 def oversized_output(parameter_bytes: int = 100_000) -> dict[str, Any]:
     """A `pass` task echoes its parameters: a ~100 KB parameter makes an output over the runner's limit."""
     return {
@@ -103,4 +151,10 @@ def oversized_output(parameter_bytes: int = 100_000) -> dict[str, Any]:
     }
 
 
-FLOWS = {"sample": sample, "fan-out": fan_out, "failing-branch": failing_branch}
+FLOWS = {
+    "sample": sample,
+    "fan-out": fan_out,
+    "failing-branch": failing_branch,
+    "unequal-join": unequal_join,
+    "nested-forks": nested_forks,
+}

@@ -195,7 +195,12 @@ def _kill_at_each_call(
 
 
 def _register_kills() -> None:
-    for flow, make in (("sample", flows.sample), ("fan-out", flows.fan_out)):
+    for flow, make in (
+        ("sample", flows.sample),
+        ("fan-out", flows.fan_out),
+        ("unequal join", flows.unequal_join),
+        ("nested forks", flows.nested_forks),
+    ):
         for replay in (False, True):
             for when in (BEFORE, AFTER):
                 name = (

@@ -33,13 +33,15 @@ from tests.faults.injection import (
 )
 from tests.harness import Harness, local_account, on_fresh_stack
 
-#: A linear flow; parallel branches with an inline retry and a join; a slower branch reaching a join that
-#: already ran; a branch failing unhandled while the other goes on.
+#: A linear flow; parallel branches with an inline retry and a join; a slower branch reaching the join late;
+#: a branch failing unhandled while the other goes on; branches of unequal length meeting; nested forks.
 PROPERTY_FLOWS = {
     "sample": flows.sample,
     "fan-out": flows.fan_out,
     "late-join": flows.late_join,
     "failing-branch": flows.failing_branch,
+    "unequal-join": flows.unequal_join,
+    "nested-forks": flows.nested_forks,
 }
 FLOW_NAMES = sorted(PROPERTY_FLOWS)
 MAX_EXECUTIONS = 4

@@ -4,117 +4,24 @@ failure queue, each case in a few milliseconds. The moto suites drive the same c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
 
 import pytest
 
-from flowcore.domain.flow import FlowSpec
-from flowcore.domain.records import Dispatch, ExecutionRecord, FlowRecord, RunRef, TaskResult
+from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionEvent, ExecutionStatus, TaskStatus
 from flowcore.runner.commit import FollowUps
-from flowcore.runner.dispatch import TaskRunner
 from flowcore.runner.failures import FailedBatchHandler
 from flowcore.runner.flows import FlowCache
 from flowcore.runner.outcome import Outcome
 from flowcore.runner.recovery import Recovery
-from flowcore.tasks import TaskContext, TaskType, TaskTypeRegistry
-from flowcore.tasks.base import Parameters
-from flowcore.tasks.builtins import builtin_types
-from tests.fakes import NOW, FakeBatches, FakeExecutions, FakeFlows, FakeRuns, FakeTimers, Store
-
-EXECUTION = "e-1"
-T0 = 1_800_000_000.0
-
-
-class Killed(BaseException):
-    """The runner's process dies here: nothing the runner catches."""
-
-
-class Scripted(TaskType):
-    """Succeeds with its name as output, after the action its test gave for that task (if any)."""
-
-    name = "scripted"
-    description = "test task"
-    actions: ClassVar[dict[str, Callable[[TaskContext], None]]] = {}
-    ran: ClassVar[Counter[str]] = Counter()
-
-    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
-        Scripted.ran[ctx.task_name] += 1
-        action = Scripted.actions.pop(ctx.task_name, None)
-        if action is not None:
-            action(ctx)
-        return TaskResult.success(ctx.task_name, {"task": ctx.task_name})
-
-
-class ScriptedClaimed(Scripted):
-    name = "scripted_claimed"
-    needs_claim: ClassVar[bool] = True
-
-
-@dataclass
-class Rig:
-    store: Store = field(default_factory=Store)
-    chain_tasks: int = 100
-    now: list[float] = field(default_factory=lambda: [T0])
-
-    def __post_init__(self) -> None:
-        self.runs, self.executions = FakeRuns(self.store), FakeExecutions(self.store)
-        self.flows, self.timers = FakeFlows(self.store), FakeTimers(self.store)
-        self.runner = TaskRunner(
-            self.runs,
-            self.executions,
-            self.flows,
-            TaskTypeRegistry([*builtin_types(), Scripted(), ScriptedClaimed()]),
-            self.timers,
-            lease_seconds=60,
-            chain_tasks=self.chain_tasks,
-            rand=lambda: 0.5,
-            clock=lambda: self.now[0],
-        )
-
-    def start(self, definition: dict[str, Any]) -> str:
-        spec = FlowSpec.from_document(definition)
-        self.store.flows[("f", 1)] = FlowRecord("f", 1, spec.name, NOW, spec, "hash")
-        record = ExecutionRecord(EXECUTION, "f", 1, spec.name, ExecutionStatus.RUNNING, {}, NOW, NOW)
-        self.executions.create(record)
-        return EXECUTION
-
-    def drain(self, limit: int = 100) -> list[Outcome]:
-        """Deliver every dispatch the stream holds, in order, until it is quiet."""
-        outcomes = []
-        while self.store.stream and len(outcomes) < limit:
-            outcomes.append(self.runner.process(self.store.stream.popleft()))
-        return outcomes
-
-    def statuses(self) -> dict[str, tuple[TaskStatus, int]]:
-        return {run.ref.task_name: (run.status, run.attempt) for run in self.store.runs_of(EXECUTION)}
-
-    @property
-    def execution(self) -> ExecutionRecord:
-        return self.store.executions[EXECUTION]
+from flowcore.tasks import TaskContext
+from tests.fakes import FakeBatches, FakeRuns
+from tests.rig import EXECUTION, T0, Killed, Rig, Scripted, fan_out_to_join, fresh_script, sequence
 
 
 @pytest.fixture(autouse=True)
-def fresh_script() -> None:
-    Scripted.actions.clear()
-    Scripted.ran.clear()
-
-
-def sequence(*names: str, task_type: str = "scripted", **flow: Any) -> dict[str, Any]:
-    return {"name": "seq", "start_task": names[0], "tasks": [{"name": n, "type": task_type} for n in names], **flow}
-
-
-def fan_out_to_join() -> dict[str, Any]:
-    """`start` opens branches `a` and `b`; both lead to `join`."""
-
-    def to(source: str, target: str) -> dict[str, Any]:
-        return {"source_task": source, "outcome": "success", "target_task_success": target}
-
-    tasks = [{"name": name, "type": "scripted"} for name in ("start", "a", "b", "join")]
-    conditions = [to("start", "a"), to("start", "b"), to("a", "join"), to("b", "join")]
-    return {"name": "fan", "start_task": "start", "tasks": tasks, "conditions": conditions}
+def _fresh_script() -> None:
+    fresh_script()
 
 
 DONE = (TaskStatus.SUCCESS, 1)
@@ -235,26 +142,17 @@ def test_branches_commit_atomically_and_meet_in_one_join_run() -> None:
     assert rig.statuses() == {"start": DONE, "a": DONE, "b": DONE, "join": DONE}
     assert Scripted.ran["join"] == 1
     assert (rig.execution.status, rig.execution.open_branches) == (ExecutionStatus.COMPLETED, 0)
-    assert set(rig.store.calls) == {"commit_atomic"}
-
-
-def test_a_sibling_that_wrote_the_join_first_turns_the_branch_into_a_join(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given the join's pre-read misses a join run that a sibling writes just before this branch commits
-    rig = Rig()
-    rig.start(fan_out_to_join())
-    rig.runner.process(rig.store.stream.popleft())  # start: branches a and b
-    rig.runner.process(rig.store.stream.popleft())  # a: writes the join run
-    join = RunRef(EXECUTION, 3, "join")
-    real_get = FakeRuns.get
-    monkeypatch.setattr(FakeRuns, "get", lambda self, ref: None if ref == join else real_get(self, ref))
-    # When b commits
-    assert rig.runner.process(rig.store.stream.popleft()) is Outcome.COMMITTED
-    monkeypatch.undo()
-    rig.drain()
-    # Then its commit was refused once, and retried as the end of its branch
-    assert rig.store.calls.count("commit_atomic") == 5  # start, a, b refused, b again, join
-    assert [key for key in rig.store.runs if key[2] == "join"] == [(EXECUTION, 3, "join")]
-    assert (rig.execution.status, rig.execution.open_branches) == (ExecutionStatus.COMPLETED, 0)
+    # The fork, the first branch to wait, and the join's end write the execution; the last branch to arrive
+    # becomes the join's run without writing it
+    assert rig.store.calls == [
+        "commit_atomic+execution",
+        "commit_atomic+execution",
+        "commit_atomic",
+        "commit_atomic+execution",
+    ]
+    join = rig.store.run(RunRef(EXECUTION, 3, "join"))
+    assert join is not None and join.arrived == ("000002#a", "000002#b")
+    assert rig.execution.joins == {}
 
 
 # -- chain ---------------------------------------------------------------------------------------

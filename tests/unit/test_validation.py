@@ -571,3 +571,42 @@ def test_parse_definition_does_not_check_the_graph() -> None:
     # Then it parses
     assert isinstance(definition, FlowDefinition)
     assert definition.start_task == "missing"
+
+
+# Bounded work
+
+
+def looping(exit_target: str | None) -> dict[str, Any]:
+    """a -> b -> c -> b: the loop between b and c exits to `exit_target` (None: it never exits)."""
+    conditions = [
+        {"source_task": "a", "outcome": "success", "target_task_success": "b", "target_task_failure": "end"},
+        {"source_task": "b", "outcome": "success", "target_task_success": "c", "target_task_failure": "b"},
+        {
+            "source_task": "c",
+            "outcome": "success",
+            "target_task_success": "b",
+            "target_task_failure": exit_target or "c",
+        },
+    ]
+    return {"name": "loop", "start_task": "a", "tasks": [{"name": n} for n in "abc"], "conditions": conditions}
+
+
+def test_a_cycle_that_can_never_end_is_refused_naming_its_tasks(registry: TaskTypeRegistry) -> None:
+    problem = only_problem(looping(None), registry)
+    assert problem.field == "conditions"
+    assert problem.message == (
+        "tasks 'b', 'c' can never end: no path from them leads to 'end' or to a task that ends its branch"
+    )
+
+
+def test_a_loop_with_an_exit_is_allowed(registry: TaskTypeRegistry) -> None:
+    assert validate_definition(looping("end"), registry).name == "loop"
+
+
+def test_max_transitions_above_the_deployment_ceiling_is_refused(registry: TaskTypeRegistry) -> None:
+    definition = FlowDefinition.model_validate({**valid_document(), "max_transitions": 5_000})
+    assert graph_problems(definition, registry, ceiling=5_000) == []
+    problems = graph_problems(definition, registry, ceiling=4_999)
+    assert [(p.field, p.message) for p in problems] == [
+        ("max_transitions", "max_transitions 5000 is above this deployment's ceiling of 4999")
+    ]

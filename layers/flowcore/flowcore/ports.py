@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from flowcore.domain.branches import NewRun
 from flowcore.domain.records import (
     BranchChange,
     Dispatch,
@@ -101,7 +102,7 @@ class RunRepository(Protocol):
         ref: RunRef,
         ended: EndedAttempt,
         guard: DispatchGuard,
-        successors: tuple[RunRef, ...] = (),
+        successors: tuple[NewRun, ...] = (),
         branches: BranchChange | None = None,
     ) -> None:
         """Record the attempt's result, and with it, all or nothing, the successors (PENDING) and the branch change.

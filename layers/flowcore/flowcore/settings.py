@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
+
 
 class SettingsError(RuntimeError):
     pass
@@ -18,6 +20,7 @@ class Settings:
     retention_days: int
     lease_seconds: int
     chain_tasks: int  # the most tasks the runner runs in a row for one dispatch (1: one task per invocation)
+    max_transitions_ceiling: int  # the highest `max_transitions` a flow may have in this deployment
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +33,7 @@ class Settings:
             retention_days=_positive_int("RETENTION_DAYS", 30),
             lease_seconds=_positive_int("LEASE_SECONDS", 60),
             chain_tasks=_positive_int("CHAIN_TASKS", 100),
+            max_transitions_ceiling=_positive_int("MAX_TRANSITIONS_CEILING", MAX_TRANSITIONS_LIMIT),
         )
 
 

@@ -91,7 +91,9 @@ def dispatch_of(image: Mapping[str, Any]) -> Dispatch:
         return Dispatch(execution_id=str(image["execution_id"]), seq=1, task_name=None, attempt=1)
     ref = keys.run_ref_of(str(image["pk"]), str(image["sk"]))
     wait_until = int(image["wait_until"]) if "wait_until" in image else None
-    return Dispatch(ref.execution_id, ref.seq, ref.task_name, int(image.get("attempt", 1)), wait_until)
+    budget = int(image["budget"]) if "budget" in image else None
+    attempt, merged = int(image.get("attempt", 1)), int(image.get("merged", 0))
+    return Dispatch(ref.execution_id, ref.seq, ref.task_name, attempt, wait_until, budget=budget, merged=merged)
 
 
 class DispatchHandler(Protocol):

@@ -8,20 +8,28 @@ from flowcore.api.digest import digest
 from flowcore.api.models import FlowDefinition
 from flowcore.api.validation import graph_problems
 from flowcore.domain.errors import Conflict, ValidationFailed
+from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import FlowHead, FlowRecord
 from flowcore.ports import ExecutionRepository, FlowRepository
 from flowcore.tasks import TaskTypeRegistry
 
 
 class FlowService:
-    def __init__(self, flows: FlowRepository, executions: ExecutionRepository, registry: TaskTypeRegistry) -> None:
+    def __init__(
+        self,
+        flows: FlowRepository,
+        executions: ExecutionRepository,
+        registry: TaskTypeRegistry,
+        max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
+    ) -> None:
         self._flows = flows
         self._executions = executions
         self._registry = registry
+        self._ceiling = max_transitions_ceiling
 
     def save(self, definition: FlowDefinition) -> tuple[FlowRecord, bool]:
         """Store the definition as the flow's next version (not again when the latest is the same); whether new."""
-        problems = graph_problems(definition, self._registry)
+        problems = graph_problems(definition, self._registry, self._ceiling)
         if problems:
             raise ValidationFailed(problems)
         flow_id = definition.id or f"flow-{uuid.uuid4().hex[:12]}"

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from flowcore.api.models import FlowDefinition
 from flowcore.api.parameters import parameter_problems
 from flowcore.domain.errors import Problem, ValidationFailed
-from flowcore.domain.flow import OUTCOMES, is_end, normalise_outcome
+from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT, OUTCOMES, is_end, normalise_outcome
+from flowcore.domain.graph import endless
 from flowcore.tasks import TaskTypeRegistry
 
 MAX_DEFINITION_BYTES = 300_000
@@ -46,12 +47,21 @@ def parse_definition(document: Any) -> FlowDefinition:
     return definition
 
 
-def graph_problems(definition: FlowDefinition, registry: TaskTypeRegistry) -> list[Problem]:
+def graph_problems(
+    definition: FlowDefinition, registry: TaskTypeRegistry, ceiling: int = MAX_TRANSITIONS_LIMIT
+) -> list[Problem]:
+    """Every problem of the graph: names, references, types and parameters, the limit, cycles that never end.
+    `ceiling` is the deployment's highest `max_transitions`."""
     first_index: dict[str, int] = {}
     problems = _task_problems(definition, registry, first_index)
     if definition.start_task not in first_index:
         problems.append(Problem("start_task", f"start_task '{definition.start_task}' is not a task of this flow"))
     problems += _condition_problems(definition, first_index)
+    if definition.max_transitions > ceiling:
+        message = f"max_transitions {definition.max_transitions} is above this deployment's ceiling of {ceiling}"
+        problems.append(Problem("max_transitions", message))
+    if not problems:
+        problems += _endless_problems(definition)
     size = len(json.dumps(definition.document(), separators=(",", ":")))
     if size > MAX_DEFINITION_BYTES:
         problems.append(Problem("body", f"the definition is {size} bytes once stored; at most {MAX_DEFINITION_BYTES}"))
@@ -105,6 +115,16 @@ def _condition_problems(definition: FlowDefinition, tasks: dict[str, int]) -> li
             message = f"task '{source}' is the source of {count} conditions; at most {MAX_CONDITIONS_PER_TASK}"
             problems.append(Problem("conditions", message))
     return problems
+
+
+def _endless_problems(definition: FlowDefinition) -> list[Problem]:
+    """Loops are allowed when they can exit; tasks from which no path leads to an end would run forever."""
+    stuck = endless(definition.spec())
+    if not stuck:
+        return []
+    names = ", ".join(f"'{name}'" for name in stuck)
+    message = f"tasks {names} can never end: no path from them leads to 'end' or to a task that ends its branch"
+    return [Problem("conditions", message)]
 
 
 def validate_definition(document: Any, registry: TaskTypeRegistry) -> FlowDefinition:

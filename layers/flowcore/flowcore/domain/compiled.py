@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowcore.domain.flow import Condition, FlowSpec, TaskSpec, is_end
+from flowcore.domain.graph import reaching, successors
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,8 @@ class CompiledFlow:
     conditions_by_source: dict[str, tuple[Condition, ...]]
     #: Tasks that conditions of more than one task lead to: where parallel branches can meet.
     join_points: frozenset[str]
+    #: For each task, the join points some path from it leads to (itself included, when it is one).
+    joins_ahead: dict[str, frozenset[str]]
 
     @classmethod
     def build(cls, flow_id: str, version: int, definition: FlowSpec) -> CompiledFlow:
@@ -27,6 +30,7 @@ class CompiledFlow:
             for target in (condition.target_task_success, condition.target_task_failure):
                 if not is_end(target):
                     sources_by_target.setdefault(str(target), set()).add(condition.source_task)
+        join_points = frozenset(task for task, sources in sources_by_target.items() if len(sources) > 1)
         return cls(
             flow_id=flow_id,
             version=version,
@@ -34,7 +38,8 @@ class CompiledFlow:
             tasks={task.name: task for task in definition.tasks},
             task_order=tuple(task.name for task in definition.tasks),
             conditions_by_source={name: tuple(conds) for name, conds in by_source.items()},
-            join_points=frozenset(task for task, sources in sources_by_target.items() if len(sources) > 1),
+            join_points=join_points,
+            joins_ahead=_joins_ahead(definition, join_points),
         )
 
     @property
@@ -49,3 +54,14 @@ class CompiledFlow:
     def next_in_order(self, task_name: str) -> str | None:
         index = self.task_order.index(task_name)
         return self.task_order[index + 1] if index + 1 < len(self.task_order) else None
+
+
+def _joins_ahead(definition: FlowSpec, join_points: frozenset[str]) -> dict[str, frozenset[str]]:
+    if not join_points:
+        return {}
+    leads = successors(definition)
+    ahead: dict[str, set[str]] = {task.name: set() for task in definition.tasks}
+    for join in join_points:
+        for task in reaching(leads, (join,)):
+            ahead.setdefault(task, set()).add(join)
+    return {task: frozenset(joins) for task, joins in ahead.items() if joins}

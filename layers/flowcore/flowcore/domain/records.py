@@ -5,7 +5,8 @@ Plain values: how they are keyed and encoded is the DynamoDB adapter's business 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from flowcore.domain.flow import FlowSpec
@@ -74,6 +75,16 @@ class FlowHead:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinState:
+    """One join point of an execution that has forked (`flowcore.domain.branches`)."""
+
+    reaching: int = 0  # live branches that can still reach it
+    waiting: tuple[str, ...] = ()  # the runs that reached it and wait, by label
+    last_seq: int = 0  # the highest step among them: the join's run comes one step after
+    failed: bool = False  # a branch that could have reached it ended in an unhandled failure: it will not run
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionRecord:
     execution_id: str
     flow_id: str
@@ -89,6 +100,11 @@ class ExecutionRecord:
     failed: bool = False
     idempotency_key: str | None = None
     input_hash: str | None = None
+    #: Once it has forked: its join points' counts, the runs its branches may still be given, and the
+    #: revision every change to them bumps (a commit that read another revision is refused).
+    joins: Mapping[str, JoinState] = field(default_factory=dict)
+    runs_left: int | None = None
+    rev: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +138,12 @@ class RunRecord:
     wait_until: int | None = None
     #: The attempts before the latest, oldest first: one history entry each.
     attempts: tuple[AttemptRecord, ...] = ()
+    #: From a fork on: the runs its branch may still start (`flowcore.domain.branches`).
+    budget: int | None = None
+    #: A join's run: the runs that reached the join, by label, and how many of them the execution still
+    #: lists as waiting (the join's commit clears them).
+    arrived: tuple[str, ...] = ()
+    merged: int = 0
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one (a run waiting for a retry holds its failure)."""
@@ -155,6 +177,8 @@ class Dispatch:
     attempt: int
     wait_until: int | None = None  # set when a wait task's timer resumed this run
     chained: bool = False  # run ahead by the invocation that ended the run before it; no item yet
+    budget: int | None = None  # from a fork on: the runs its branch may still start
+    merged: int = 0  # a join's run: how many of the branches it merged the execution still lists as waiting
 
     @property
     def from_start(self) -> bool:
@@ -185,3 +209,7 @@ class BranchChange:
     final: ExecutionStatus | None = None
     error: str | None = None
     failed: bool = False
+    #: In a flow that can branch: the joins and the pool after the change, and the revision it was read at.
+    joins: Mapping[str, JoinState] | None = None
+    runs_left: int | None = None
+    expected_rev: int | None = None

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from flowcore.domain.conflicts import RunConflict
+from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionStatus
 from flowcore.observability import logger
@@ -45,10 +46,11 @@ class TaskRunner:
         chain_tasks: int = 100,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
     ) -> None:
         self._runs = runs
         self._executions = executions
-        self._flows = FlowCache(flows)
+        self._flows = FlowCache(flows, ceiling=max_transitions_ceiling)
         follow_ups = FollowUps(runs, executions)
         recovery = Recovery(runs, executions, self._flows, follow_ups)
         self._conflicts = Conflicts(runs, recovery, timers, rand, clock)

@@ -27,7 +27,7 @@ class Step:
         if dispatch.from_start and flow.definition.timeout_seconds:
             self._timers.timeout(ref.execution_id, flow.definition.timeout_seconds)
         ended, guard = self._attempts.run(flow, execution, ref, dispatch)
-        outcome, successor = self._committer.commit(flow, execution, ref, ended, guard)
+        outcome, successor = self._committer.commit(flow, execution, ref, ended, guard, dispatch)
         result = ended.result
         logger.info(
             "task run",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
+from flowcore.settings import settings
 from flowcore.tasks import default_registry
 from flowcore.wiring.shared import per_container, repositories
 
@@ -11,7 +12,7 @@ from flowcore.wiring.shared import per_container, repositories
 @per_container
 def flows() -> FlowService:
     stored = repositories()
-    return FlowService(stored.flows, stored.executions, default_registry())
+    return FlowService(stored.flows, stored.executions, default_registry(), settings().max_transitions_ceiling)
 
 
 @per_container

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from flowcore.adapters import clients
 from flowcore.adapters.stream import StreamConsumer
 from flowcore.adapters.timers import StepFunctionsTimers
+from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.runner.dispatch import TaskRunner
 from flowcore.settings import settings
 from flowcore.tasks import default_registry
@@ -23,11 +24,19 @@ def new_task_runner(
     timer_arn: str | None,
     lease_seconds: int = 60,
     chain_tasks: int = 100,
+    max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
 ) -> TaskRunner:
     """A runner as a new container builds it (the fault suite and the bench build more than one)."""
     timers = StepFunctionsTimers(stepfunctions, timer_arn)
     return TaskRunner(
-        stored.runs, stored.executions, stored.flows, default_registry(), timers, lease_seconds, chain_tasks
+        stored.runs,
+        stored.executions,
+        stored.flows,
+        default_registry(),
+        timers,
+        lease_seconds,
+        chain_tasks,
+        max_transitions_ceiling=max_transitions_ceiling,
     )
 
 
@@ -40,6 +49,7 @@ def task_runner() -> TaskRunner:
         config.timer_state_machine_arn,
         config.lease_seconds,
         config.chain_tasks,
+        config.max_transitions_ceiling,
     )
 
 

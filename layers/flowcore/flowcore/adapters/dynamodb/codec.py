@@ -13,7 +13,15 @@ from typing import Any
 
 from flowcore.adapters.dynamodb import keys
 from flowcore.domain.flow import FlowSpec
-from flowcore.domain.records import AttemptRecord, EndedAttempt, ExecutionRecord, FlowHead, FlowRecord, RunRecord
+from flowcore.domain.records import (
+    AttemptRecord,
+    EndedAttempt,
+    ExecutionRecord,
+    FlowHead,
+    FlowRecord,
+    JoinState,
+    RunRecord,
+)
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
 
 type Item = dict[str, Any]
@@ -84,6 +92,30 @@ def execution_from(item: dict[str, Any]) -> ExecutionRecord:
         failed=bool(item.get("failed", False)),
         idempotency_key=item.get("idempotency_key"),
         input_hash=item.get("input_hash"),
+        joins={join: _join_from(entry) for join, entry in item.get("joins", {}).items()},
+        runs_left=_int_or_none(item, "runs_left"),
+        rev=int(item.get("rev", 0)),
+    )
+
+
+def joins_item(joins: Mapping[str, JoinState]) -> Item:
+    """The execution's join points, as its `joins` map holds them."""
+    return {"M": {join: {"M": _join_item(entry)} for join, entry in joins.items()}}
+
+
+def _join_item(entry: JoinState) -> Item:
+    item: Item = {"c": n(entry.reaching), "w": {"L": [s(label) for label in entry.waiting]}, "s": n(entry.last_seq)}
+    if entry.failed:
+        item["f"] = {"BOOL": True}
+    return item
+
+
+def _join_from(entry: dict[str, Any]) -> JoinState:
+    return JoinState(
+        reaching=int(entry["c"]),
+        waiting=tuple(entry.get("w", ())),
+        last_seq=int(entry.get("s", 0)),
+        failed=bool(entry.get("f", False)),
     )
 
 
@@ -128,6 +160,9 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         atomic=bool(item.get("atomic", False)),
         wait_until=_int_or_none(item, "wait_until"),
         attempts=tuple(_attempt_from(entry) for entry in item.get("attempts", ())),
+        budget=_int_or_none(item, "budget"),
+        arrived=tuple(item.get("arrived", ())),
+        merged=int(item.get("merged", 0)),
     )
 
 

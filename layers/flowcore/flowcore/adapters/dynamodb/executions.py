@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowcore.adapters.dynamodb import expressions, keys
+from flowcore.adapters.dynamodb import execution_writes, expressions, keys
 from flowcore.adapters.dynamodb.codec import execution_from, execution_item, s
 from flowcore.adapters.dynamodb.paging import decode_cursor, encode_cursor
 from flowcore.adapters.dynamodb.stamps import Stamps
@@ -31,7 +31,7 @@ class DynamoExecutionRepository:
 
     def start(self, execution_id: str) -> ExecutionRecord:
         try:
-            item = self._table.update_returning(expressions.start(execution_id, self._stamps.now()))
+            item = self._table.update_returning(execution_writes.start(execution_id, self._stamps.now()))
         except Refused as refused:
             if refused.item is None:
                 raise NotFound(f"execution '{execution_id}' does not exist") from refused
@@ -96,10 +96,10 @@ class DynamoExecutionRepository:
         return len(pairs)
 
     def stop(self, execution_id: str, event: ExecutionEvent, reason: str | None) -> bool:
-        return self._apply(expressions.stop(execution_id, event, reason, self._stamps.now()))
+        return self._apply(execution_writes.stop(execution_id, event, reason, self._stamps.now()))
 
     def move_branches(self, execution_id: str, change: BranchChange) -> bool:
-        return self._apply(expressions.branches(execution_id, change, self._stamps.now()))
+        return self._apply(execution_writes.branches(execution_id, change, self._stamps.now()))
 
     def _apply(self, update: Update) -> bool:
         try:

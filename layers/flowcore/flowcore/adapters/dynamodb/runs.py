@@ -1,6 +1,6 @@
 """Task runs: one item per visit of a task, in its execution's partition; attempts update it.
 
-Every write is conditional on the run being what its caller read (`expressions.dispatched`), so that a
+Every write is conditional on the run being what its caller read (`run_writes.dispatched`), so that a
 redelivered record cannot commit a second result. A result committed with its successors (and the
 execution's branch count) is one transaction; a result alone is one UpdateItem.
 """
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowcore.adapters.dynamodb import expressions, keys
+from flowcore.adapters.dynamodb import execution_writes, expressions, keys, run_writes
 from flowcore.adapters.dynamodb.codec import run_from, s
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update
+from flowcore.domain.branches import NewRun
 from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist
 from flowcore.domain.errors import StoreUnavailable
 from flowcore.domain.records import BranchChange, DispatchGuard, EndedAttempt, RunRecord, RunRef
@@ -47,7 +48,7 @@ class DynamoRunRepository:
         return self._create(ref, RunEvent.SKIP)
 
     def _create(self, ref: RunRef, event: RunEvent) -> bool:
-        item = expressions.new_run_item(ref, event, self._stamps.now(), self._stamps.expires_at())
+        item = run_writes.new_run_item(ref, event, self._stamps.now(), self._stamps.expires_at())
         try:
             self._table.put(item, expressions.ABSENT_ITEM)
         except Refused:
@@ -56,54 +57,55 @@ class DynamoRunRepository:
 
     def claim(self, ref: RunRef, guard: DispatchGuard, token: str, lease_until: int) -> None:
         stamps = self._stamps
-        self._apply(expressions.claim(ref, guard, token, lease_until, stamps.now(), stamps.expires_at()))
+        self._apply(run_writes.claim(ref, guard, token, lease_until, stamps.now(), stamps.expires_at()))
 
     def commit_result(
         self,
         ref: RunRef,
         ended: EndedAttempt,
         guard: DispatchGuard,
-        successors: tuple[RunRef, ...] = (),
+        successors: tuple[NewRun, ...] = (),
         branches: BranchChange | None = None,
     ) -> None:
         event = RunEvent.SUCCEED if ended.result.succeeded else RunEvent.FAIL
         if not successors and branches is None:
-            self._apply(expressions.attempt_end(ref, ended, guard, event, self._stamps.expires_at()))
+            self._apply(run_writes.attempt_end(ref, ended, guard, event, self._stamps.expires_at()))
             return
-        result = expressions.attempt_end(ref, ended, guard, event, self._stamps.expires_at(), atomic=True)
+        result = run_writes.attempt_end(ref, ended, guard, event, self._stamps.expires_at(), atomic=True)
         items: list[dict[str, Any]] = [
             {"Update": {**result.params(self._table.name), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
         ]
         items += [self._put_new(successor) for successor in successors]
         if branches is not None:
-            moved = expressions.branches(ref.execution_id, branches, self._stamps.now())
+            moved = execution_writes.branches(ref.execution_id, branches, self._stamps.now())
             items.append({"Update": moved.params(self._table.name)})
         try:
             self._table.transact(items)
         except Cancelled as cancelled:
             raise _conflict(cancelled, successors, branches is not None) from cancelled
 
-    def _put_new(self, ref: RunRef) -> dict[str, Any]:
-        item = expressions.new_run_item(ref, RunEvent.HAND_OFF, self._stamps.now(), self._stamps.expires_at())
+    def _put_new(self, run: NewRun) -> dict[str, Any]:
+        stamps = self._stamps
+        item = run_writes.new_run_item(run.ref, RunEvent.HAND_OFF, stamps.now(), stamps.expires_at(), run)
         return {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": expressions.ABSENT_ITEM}}
 
     def park(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard, wait_until: int | None = None) -> None:
         expires = self._stamps.expires_at()
-        self._apply(expressions.attempt_end(ref, ended, guard, RunEvent.PARK, expires, wait_until=wait_until))
+        self._apply(run_writes.attempt_end(ref, ended, guard, RunEvent.PARK, expires, wait_until=wait_until))
 
     def retry_now(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard) -> None:
-        self._apply(expressions.attempt_end(ref, ended, guard, RunEvent.RETRY_NOW, self._stamps.expires_at()))
+        self._apply(run_writes.attempt_end(ref, ended, guard, RunEvent.RETRY_NOW, self._stamps.expires_at()))
 
     def skip(self, ref: RunRef, guard: DispatchGuard) -> None:
-        self._apply(expressions.skip(ref, guard, self._stamps.now(), self._stamps.expires_at()))
+        self._apply(run_writes.skip(ref, guard, self._stamps.now(), self._stamps.expires_at()))
 
     def reclaim(self, ref: RunRef, attempt: int, claim: str) -> None:
-        self._apply(expressions.reclaim(ref, attempt, claim))
+        self._apply(run_writes.reclaim(ref, attempt, claim))
 
     def fail_dispatch(self, ref: RunRef, attempt: int | None, reason: str) -> bool:
         stamps = self._stamps
         try:
-            self._table.update(expressions.give_up(ref, attempt, reason, stamps.now(), stamps.expires_at()))
+            self._table.update(run_writes.give_up(ref, attempt, reason, stamps.now(), stamps.expires_at()))
         except Refused:
             return False
         return True
@@ -114,7 +116,7 @@ class DynamoRunRepository:
             if run.status not in _CANCELLABLE:
                 continue
             try:
-                self._table.update(expressions.cancel(run.ref, run.attempt, self._stamps.now()))
+                self._table.update(run_writes.cancel(run.ref, run.attempt, self._stamps.now()))
             except Refused:
                 continue
             skipped += 1
@@ -131,7 +133,7 @@ class DynamoRunRepository:
             raise RunConflict(run_from(refused.item) if refused.item else None) from refused
 
 
-def _conflict(cancelled: Cancelled, successors: tuple[RunRef, ...], with_branches: bool) -> Exception:
+def _conflict(cancelled: Cancelled, successors: tuple[NewRun, ...], with_branches: bool) -> Exception:
     """Which part of a commit was refused: the run, the execution, or successors a sibling wrote first."""
     codes = cancelled.reasons
     if codes and codes[0] == _REFUSED:
@@ -139,7 +141,7 @@ def _conflict(cancelled: Cancelled, successors: tuple[RunRef, ...], with_branche
         return RunConflict(run_from(current) if current else None)
     if with_branches and codes and codes[-1] == _REFUSED:
         return ExecutionConflict()
-    taken = tuple(ref for ref, code in zip(successors, codes[1:], strict=False) if code == _REFUSED)
+    taken = tuple(run.ref for run, code in zip(successors, codes[1:], strict=False) if code == _REFUSED)
     if taken:
         return SuccessorsExist(taken)
     return StoreUnavailable(f"the commit was refused ({', '.join(codes)}); it will be retried")

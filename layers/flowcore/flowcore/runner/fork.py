@@ -1,0 +1,77 @@
+"""The commit of a flow that can branch: the result, the runs that follow, and the execution's branches, all
+or nothing, from the execution as the runner read it (`flowcore.domain.branches` plans what follows).
+
+A commit that finds the execution changed (another branch committed first) reads it again and plans again;
+one that finds it stopped records the result and starts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flowcore.domain.branches import Plan, plan
+from flowcore.domain.compiled import CompiledFlow
+from flowcore.domain.conflicts import ExecutionConflict
+from flowcore.domain.records import BranchChange, Dispatch, DispatchGuard, EndedAttempt, ExecutionRecord, RunRef
+from flowcore.domain.routing import Decision, branch_change
+from flowcore.domain.statuses import ExecutionStatus
+from flowcore.ports import ExecutionRepository, RunRepository
+from flowcore.runner.outcome import Outcome
+
+_COMMIT_ROUNDS = 8
+
+
+class BranchCommits:
+    def __init__(self, runs: RunRepository, executions: ExecutionRepository) -> None:
+        self._runs = runs
+        self._executions = executions
+
+    def commit(
+        self,
+        flow: CompiledFlow,
+        execution: ExecutionRecord,
+        ref: RunRef,
+        ended: EndedAttempt,
+        guard: DispatchGuard,
+        dispatch: Dispatch,
+        decision: Decision,
+    ) -> Outcome:
+        for _ in range(_COMMIT_ROUNDS):
+            planned = plan(flow, execution, ref, dispatch.budget, dispatch.merged, decision)
+            try:
+                if decision.limit_exceeded or planned.limit_exceeded:
+                    self._runs.commit_result(ref, ended, guard, (), _over_limit(flow, execution, ref, planned))
+                else:
+                    change = _change(execution, decision, planned) if planned.changes_execution else None
+                    self._runs.commit_result(ref, ended, guard, planned.runs, change)
+            except ExecutionConflict:
+                current = self._executions.get(execution.execution_id)
+                if current is None or current.status is not ExecutionStatus.RUNNING:
+                    # Stopped meanwhile (cancelled, timed out, deleted): record the result, start nothing more.
+                    self._runs.commit_result(ref, ended, guard)
+                    return Outcome.COMMITTED_AFTER_STOP
+                execution = current
+                continue
+            return Outcome.COMMITTED
+        raise ExecutionConflict()
+
+
+def _change(execution: ExecutionRecord, decision: Decision, planned: Plan) -> BranchChange:
+    """The branch count moves by the runs created, less the one that ended; joins and pool as planned."""
+    moved = branch_change(execution, decision, len(planned.runs) - 1)
+    return replace(moved, joins=planned.joins, runs_left=planned.pool, expected_rev=execution.rev)
+
+
+def _over_limit(flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, planned: Plan) -> BranchChange:
+    """Past `max_transitions` the execution fails at once; its other branches find it stopped."""
+    limit = flow.definition.max_transitions
+    return BranchChange(
+        expected_open=execution.open_branches,
+        open_branches=execution.open_branches - 1,
+        final=ExecutionStatus.FAILED,
+        error=f"transition limit of {limit} reached after task '{ref.task_name}'",
+        failed=True,
+        joins=planned.joins,
+        runs_left=planned.pool,
+        expected_rev=execution.rev,
+    )
