@@ -10,7 +10,7 @@ apart.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -374,6 +374,7 @@ class FakeTimers:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.scheduled: dict[tuple[Any, ...], Timer] = {}
+        self.cancelled: list[str] = []
 
     def redispatch(self, ref: RunRef, attempt: int, delay_seconds: float, next_attempt: int | None = None) -> None:
         following = attempt + 1 if next_attempt is None else next_attempt
@@ -388,6 +389,15 @@ class FakeTimers:
 
     def timeout(self, execution_id: str, seconds: int) -> None:
         self.scheduled.setdefault(("timeout", execution_id), Timer("timeout", None, 0, seconds))
+
+    def cancel(self, execution_id: str, runs: Iterable[RunRecord]) -> int:
+        """Every timer of the execution goes: the fake knows them all, the real one finds them by name."""
+        mine = [key for key, timer in self.scheduled.items() if (timer.ref and timer.ref.execution_id) == execution_id]
+        mine += [key for key in self.scheduled if key == ("timeout", execution_id)]
+        for key in mine:
+            del self.scheduled[key]
+        self.cancelled.append(execution_id)
+        return len(mine)
 
     def fire_redispatches(self) -> int:
         """What the state machine does when the waits are over: WAITING at `attempt` -> PENDING at the next."""

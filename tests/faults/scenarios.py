@@ -373,7 +373,7 @@ def two_branches_race_for_the_same_join(harness: Harness) -> str:
     config = settings()
     other = new_task_runner(  # another container of the same function
         Repositories(clients.dynamodb(), config.table_name),
-        clients.stepfunctions(),
+        clients.stepfunctions,
         config.timer_state_machine_arn,
     )
     driver = StreamDriver(harness)

@@ -103,3 +103,64 @@ def test_a_task_running_past_its_timeout_fails(harness: Harness) -> None:
 
     assert doc["status"] == "FAILED"
     assert doc["task_results"]["nap"]["error"] == "timed out after 1 seconds"
+
+
+# -- no timer outlives its execution --------------------------------------------------------------
+
+
+def running_timers(harness: Harness, settle_seconds: float = 5.0) -> list[str]:
+    """The timer executions still RUNNING; a stopped one leaves its Wait on moto's worker thread, so a stop is
+    given a few seconds to show."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        timers = harness.stepfunctions.list_executions(
+            stateMachineArn=harness.stack.state_machine_arn, statusFilter="RUNNING"
+        )["executions"]
+        if not timers or time.monotonic() > deadline:
+            return [timer["name"] for timer in timers]
+        time.sleep(0.05)
+
+
+YEAR_LONG_WAIT = {
+    "name": "a year",
+    "start_task": "pause",
+    "tasks": [{"name": "pause", "type": "wait", "parameters": {"seconds": 31_536_000}}, {"name": "after"}],
+    "timeout_seconds": 31_536_000,
+}
+
+
+@pytest.mark.parametrize("how", ["cancel", "delete"])
+def test_cancel_and_delete_stop_the_timers_an_execution_left(harness: Harness, how: str) -> None:
+    # Given an execution parked in a year-long wait, with a year-long timeout: two timers running
+    execution_id = harness.start(YEAR_LONG_WAIT)
+    harness.drain()
+    assert len(running_timers(harness, settle_seconds=0)) == 2
+    # When it is cancelled, or deleted
+    if how == "cancel":
+        assert harness.request("POST", f"/executions/{execution_id}/cancel").status == 200
+    else:
+        assert harness.request("DELETE", f"/executions/{execution_id}").status == 200
+    # Then no timer is left running
+    assert running_timers(harness) == []
+
+
+def test_an_execution_that_ends_stops_its_timeout_timer(harness: Harness) -> None:
+    definition = {**YEAR_LONG_WAIT, "tasks": [{"name": "quick"}, {"name": "after"}], "start_task": "quick"}
+    execution_id = harness.start(definition)
+    harness.drain()
+    assert harness.status(execution_id)["status"] == "COMPLETED"
+    assert running_timers(harness) == []
+    stopped = harness.stepfunctions.list_executions(
+        stateMachineArn=harness.stack.state_machine_arn, statusFilter="ABORTED"
+    )["executions"]
+    assert [timer["name"].split("-")[0] for timer in stopped] == ["timeout"]
+
+
+def test_a_branching_execution_that_ends_stops_its_timeout_timer(harness: Harness) -> None:
+    from tests.faults import flows
+
+    definition = {**flows.join_race(), "timeout_seconds": 31_536_000}
+    execution_id = harness.start(definition)
+    harness.drain()
+    assert harness.status(execution_id)["status"] == "COMPLETED"
+    assert running_timers(harness) == []

@@ -299,7 +299,9 @@ def test_resume_leaves_paths_that_are_carried_or_over_alone() -> None:
 
 
 def handler(rig: Rig, *dispatches: Dispatch) -> FailedBatchHandler:
-    return FailedBatchHandler(rig.runs, rig.executions, rig.flows, FakeBatches(list(dispatches)), recovery(rig))
+    return FailedBatchHandler(
+        rig.runs, rig.executions, rig.flows, FakeBatches(list(dispatches)), recovery(rig), rig.timers
+    )
 
 
 MESSAGE = {
@@ -348,3 +350,20 @@ def test_each_attempt_that_is_tried_again_is_kept_on_the_run() -> None:
         (1, TaskStatus.FAILURE, "forced failure 1 of 2 (fail_times)"),
         (2, TaskStatus.FAILURE, "forced failure 2 of 2 (fail_times)"),
     ]
+
+
+def test_an_execution_with_a_timeout_stops_its_timer_when_it_ends() -> None:
+    rig = Rig()
+    rig.start(sequence("t1", "t2", timeout_seconds=3600))
+    rig.drain()
+    assert rig.execution.status is ExecutionStatus.COMPLETED
+    assert rig.timers.cancelled == [EXECUTION]
+    assert rig.timers.scheduled == {}
+
+
+def test_the_failure_queue_stops_the_timers_of_what_it_fails() -> None:
+    rig = Rig(chain_tasks=1)
+    rig.start(sequence("t1", "t2", timeout_seconds=3600))
+    rig.runner.process(rig.store.stream.popleft())
+    assert handler(rig, Dispatch(EXECUTION, 2, "t2", 1)).handle(MESSAGE) == 1
+    assert rig.timers.cancelled == [EXECUTION]

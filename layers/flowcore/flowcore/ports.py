@@ -8,7 +8,7 @@ choice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from flowcore.domain.branches import NewRun
@@ -151,6 +151,10 @@ class Timers(Protocol):
 
     def timeout(self, execution_id: str, seconds: int) -> None:
         """After `seconds`, a still RUNNING execution becomes TIMED_OUT."""
+        ...
+
+    def cancel(self, execution_id: str, runs: Iterable[RunRecord]) -> int:
+        """Stop the timers of an execution that ended: its timeout, and those its runs (as they stood) started."""
         ...
 
 

@@ -15,7 +15,7 @@ from flowcore.domain.errors import Conflict, NotFound, Problem, ValidationFailed
 from flowcore.domain.records import ExecutionRecord, FlowRecord, RunRecord
 from flowcore.domain.routing import decide
 from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, OPEN_RUN_STATUSES, ExecutionEvent, ExecutionStatus
-from flowcore.ports import ExecutionRepository, FlowRepository, RunRepository
+from flowcore.ports import ExecutionRepository, FlowRepository, RunRepository, Timers
 
 MAX_INPUT_BYTES = 32_000
 
@@ -26,11 +26,13 @@ class ExecutionService:
         executions: ExecutionRepository,
         runs: RunRepository,
         flows: FlowRepository,
+        timers: Timers,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._executions = executions
         self._runs = runs
         self._flows = flows
+        self._timers = timers
         self._clock = clock
 
     def create(
@@ -123,11 +125,14 @@ class ExecutionService:
             )
         if not self._executions.stop(execution_id, ExecutionEvent.CANCEL, "cancelled by request"):
             return self.cancel(execution_id)  # it changed meanwhile: report from what it is now
+        runs = self._runs.list_runs(execution_id)
         self._runs.cancel_open(execution_id)
+        self._timers.cancel(execution_id, runs)  # a parked run's timer would otherwise wait up to a year
         return self.get(execution_id)
 
     def delete(self, execution_id: str) -> int:
         execution = self.get(execution_id)
         if execution.status in ACTIVE_EXECUTION_STATUSES:
             self._executions.stop(execution_id, ExecutionEvent.CANCEL, "deleted")
+            self._timers.cancel(execution_id, self._runs.list_runs(execution_id))
         return self._executions.delete(execution_id)

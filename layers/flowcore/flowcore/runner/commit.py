@@ -34,13 +34,17 @@ class FollowUps:
 
     def apply(
         self, execution: ExecutionRecord, ref: RunRef, decision: Decision, successors: tuple[RunRef, ...]
-    ) -> None:
+    ) -> bool:
+        """Returns whether these writes ended the execution."""
         if decision.limit_exceeded:
-            self._executions.stop(ref.execution_id, ExecutionEvent.FAIL, decision.reason)
-        elif len(successors) == 1:
+            return self._executions.stop(ref.execution_id, ExecutionEvent.FAIL, decision.reason)
+        if len(successors) == 1:
             self._runs.hand_off(successors[0])
-        elif not successors:
-            self._executions.move_branches(execution.execution_id, branch_change(execution, decision, -1))
+            return False
+        if successors:
+            return False
+        change = branch_change(execution, decision, -1)
+        return self._executions.move_branches(execution.execution_id, change) and change.final is not None
 
 
 class Committer:
@@ -56,7 +60,7 @@ class Committer:
         self._runs = runs
         self._timers = timers
         self._follow_ups = follow_ups
-        self._branches = BranchCommits(runs, executions)
+        self._branches = BranchCommits(runs, executions, timers)
         self._rand = rand
         self._clock = clock
 
@@ -80,7 +84,7 @@ class Committer:
             return self._retry(ref, ended, guard, decision.retry_delay_seconds), None
         if flow.may_branch:
             return self._branches.commit(flow, execution, ref, ended, guard, dispatch, decision), None
-        return self._along_path(execution, ref, ended, guard, decision)
+        return self._along_path(flow, execution, ref, ended, guard, decision)
 
     def _park(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard) -> Outcome:
         """A task that waits longer than a Lambda should: park the run and let the timer resume it."""
@@ -98,11 +102,18 @@ class Committer:
         return Outcome.RETRY_SCHEDULED
 
     def _along_path(
-        self, execution: ExecutionRecord, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard, decision: Decision
+        self,
+        flow: CompiledFlow,
+        execution: ExecutionRecord,
+        ref: RunRef,
+        ended: EndedAttempt,
+        guard: DispatchGuard,
+        decision: Decision,
     ) -> tuple[Outcome, RunRef | None]:
         """A flow without parallel branches has no sibling to race or join: the result alone, then what follows."""
         self._runs.commit_result(ref, ended, guard)
         if len(decision.successors) == 1 and not decision.limit_exceeded:
             return Outcome.COMMITTED, decision.successors[0]  # the caller runs it ahead or hands it off
-        self._follow_ups.apply(execution, ref, decision, decision.successors)
+        if self._follow_ups.apply(execution, ref, decision, decision.successors) and flow.definition.timeout_seconds:
+            self._timers.cancel(ref.execution_id, ())  # its timeout timer would otherwise wait on for nothing
         return Outcome.COMMITTED, None

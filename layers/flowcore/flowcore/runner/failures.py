@@ -16,7 +16,7 @@ from flowcore.domain.errors import FlowError
 from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionEvent
 from flowcore.observability import logger
-from flowcore.ports import ExecutionRepository, FailedBatches, FlowRepository, RunRepository
+from flowcore.ports import ExecutionRepository, FailedBatches, FlowRepository, RunRepository, Timers
 from flowcore.runner.outcome import Outcome
 from flowcore.runner.recovery import Recovery
 
@@ -29,12 +29,14 @@ class FailedBatchHandler:
         flows: FlowRepository,
         batches: FailedBatches,
         recovery: Recovery,
+        timers: Timers,
     ) -> None:
         self._runs = runs
         self._executions = executions
         self._flows = flows
         self._batches = batches
         self._recovery = recovery
+        self._timers = timers
 
     def handle(self, message: dict[str, Any]) -> int:
         """Fail every execution dispatched in the batch `message` describes; returns how many were failed."""
@@ -45,6 +47,7 @@ class FailedBatchHandler:
         for dispatch in self._batches.dispatches(message["DDBStreamBatchInfo"]):
             if self._fail(dispatch, attempts, condition):
                 failed += 1
+                self._timers.cancel(dispatch.execution_id, self._runs.list_runs(dispatch.execution_id))
                 logger.warning("execution failed by the failure queue", extra={"execution_id": dispatch.execution_id})
             elif self._recovery.resume(dispatch) is Outcome.RECOVERED:
                 logger.warning("execution resumed by the failure queue", extra={"execution_id": dispatch.execution_id})

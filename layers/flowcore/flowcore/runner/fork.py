@@ -15,16 +15,17 @@ from flowcore.domain.conflicts import ExecutionConflict
 from flowcore.domain.records import BranchChange, Dispatch, DispatchGuard, EndedAttempt, ExecutionRecord, RunRef
 from flowcore.domain.routing import Decision, branch_change
 from flowcore.domain.statuses import ExecutionStatus
-from flowcore.ports import ExecutionRepository, RunRepository
+from flowcore.ports import ExecutionRepository, RunRepository, Timers
 from flowcore.runner.outcome import Outcome
 
 _COMMIT_ROUNDS = 8
 
 
 class BranchCommits:
-    def __init__(self, runs: RunRepository, executions: ExecutionRepository) -> None:
+    def __init__(self, runs: RunRepository, executions: ExecutionRepository, timers: Timers) -> None:
         self._runs = runs
         self._executions = executions
+        self._timers = timers
 
     def commit(
         self,
@@ -38,12 +39,11 @@ class BranchCommits:
     ) -> Outcome:
         for _ in range(_COMMIT_ROUNDS):
             planned = plan(flow, execution, ref, dispatch.budget, dispatch.merged, decision)
+            runs, change = planned.runs, _change(execution, decision, planned) if planned.changes_execution else None
+            if decision.limit_exceeded or planned.limit_exceeded:
+                runs, change = (), _over_limit(flow, execution, ref, planned)
             try:
-                if decision.limit_exceeded or planned.limit_exceeded:
-                    self._runs.commit_result(ref, ended, guard, (), _over_limit(flow, execution, ref, planned))
-                else:
-                    change = _change(execution, decision, planned) if planned.changes_execution else None
-                    self._runs.commit_result(ref, ended, guard, planned.runs, change)
+                self._runs.commit_result(ref, ended, guard, runs, change)
             except ExecutionConflict:
                 current = self._executions.get(execution.execution_id)
                 if current is None or current.status is not ExecutionStatus.RUNNING:
@@ -52,6 +52,8 @@ class BranchCommits:
                     return Outcome.COMMITTED_AFTER_STOP
                 execution = current
                 continue
+            if change is not None and change.final is not None and flow.definition.timeout_seconds:
+                self._timers.cancel(ref.execution_id, ())  # its timeout timer would otherwise wait on for nothing
             return Outcome.COMMITTED
         raise ExecutionConflict()
 

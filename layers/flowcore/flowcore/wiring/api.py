@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flowcore.adapters import clients
+from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
 from flowcore.settings import settings
@@ -18,4 +20,5 @@ def flows() -> FlowService:
 @per_container
 def executions() -> ExecutionService:
     stored = repositories()
-    return ExecutionService(stored.executions, stored.runs, stored.flows)
+    timers = StepFunctionsTimers(clients.stepfunctions, settings().timer_state_machine_arn)
+    return ExecutionService(stored.executions, stored.runs, stored.flows, timers)

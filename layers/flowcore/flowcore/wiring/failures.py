@@ -1,14 +1,16 @@
-"""The failure queue consumer's composition root. It fails or resumes what a failed batch dispatched and
-starts no timer, so it has no state machine."""
+"""The failure queue consumer's composition root. It fails or resumes what a failed batch dispatched; it starts
+no timer, and stops those of the executions it fails."""
 
 from __future__ import annotations
 
 from flowcore.adapters import clients
 from flowcore.adapters.stream import StreamArchive
+from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.runner.commit import FollowUps
 from flowcore.runner.failures import FailedBatchHandler
 from flowcore.runner.flows import FlowCache
 from flowcore.runner.recovery import Recovery
+from flowcore.settings import settings
 from flowcore.wiring.shared import per_container, repositories
 
 
@@ -18,4 +20,6 @@ def failed_batch_handler() -> FailedBatchHandler:
     recovery = Recovery(
         stored.runs, stored.executions, FlowCache(stored.flows), FollowUps(stored.runs, stored.executions)
     )
-    return FailedBatchHandler(stored.runs, stored.executions, stored.flows, StreamArchive(clients.streams()), recovery)
+    timers = StepFunctionsTimers(clients.stepfunctions, settings().timer_state_machine_arn)
+    batches = StreamArchive(clients.streams())
+    return FailedBatchHandler(stored.runs, stored.executions, stored.flows, batches, recovery, timers)

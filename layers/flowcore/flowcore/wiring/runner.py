@@ -3,6 +3,7 @@ the table's stream."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flowcore.adapters import clients
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 def new_task_runner(
     stored: Repositories,
-    stepfunctions: SFNClient | None,
+    stepfunctions: Callable[[], SFNClient] | None,
     timer_arn: str | None,
     lease_seconds: int = 60,
     chain_tasks: int = 100,
@@ -45,7 +46,7 @@ def task_runner() -> TaskRunner:
     config = settings()
     return new_task_runner(
         repositories(),
-        clients.stepfunctions(),
+        clients.stepfunctions,
         config.timer_state_machine_arn,
         config.lease_seconds,
         config.chain_tasks,
