@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
+from flowcore.api import seed
 from flowcore.api.errors import BadRequest, FlowError, PayloadTooLarge, error_answer, error_body
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
@@ -102,12 +103,17 @@ def _created(body: dict[str, Any], status: int = HTTPStatus.OK) -> Response[Any]
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
-# -- seed routes (kept exactly, with their 200 codes) ---------------------------------------------
+# -- seed routes: the original's paths, codes and answers (flowcore.api.seed) ----------------------
+
+
+@app.get("/", tags=["seed"], summary="The API is running")
+def root() -> dict[str, Any]:
+    return seed.root()
 
 
 @app.get("/health", tags=["seed"], summary="Liveness")
 def health() -> dict[str, Any]:
-    return {"status": "healthy", "service": "flow-manager", "version": SERVICE_VERSION}
+    return seed.health()
 
 
 @app.post("/flow/create", tags=["seed"], summary="Store a flow and create an execution in CREATED")
@@ -116,39 +122,35 @@ def seed_create(
 ) -> dict[str, Any]:
     flow, _ = flow_service().save(definition)
     execution, _ = execution_service().create(flow, None, start=False)
-    return {
-        "execution_id": execution.execution_id,
-        "flow_id": flow.flow_id,
-        "flow_version": flow.version,
-        "flow_name": flow.name,
-        "status": execution.status,
-        "message": "Flow created; start it with POST /flow/execute",
-    }
+    return seed.created(execution, flow)
 
 
-@app.post("/flow/execute", tags=["seed"], summary="Start a CREATED execution, or run a stored flow")
+@app.post("/flow/execute", tags=["seed"], summary="Start a CREATED execution, or run a stored flow; its status")
 def seed_execute(request: Annotated[ExecuteRequest, Body()]) -> dict[str, Any]:
     if request.execution_id and (request.flow_id or request.input is not None):
         raise BadRequest("give either execution_id, or flow_id with an optional input; not both")
     if request.execution_id:
-        execution = execution_service().start(request.execution_id)
+        with seed.execution_named(request.execution_id):
+            execution = execution_service().start(request.execution_id)
     elif request.flow_id:
         flow = flow_service().get(request.flow_id)
         execution, _ = execution_service().create(flow, request.input, start=True)
     else:
         raise BadRequest("give execution_id, or flow_id with an optional input")
-    return {**execution_summary(execution), "message": "Flow execution started"}
+    return execution_service().status(execution.execution_id)
 
 
 @app.get("/flow/<execution_id>/status", tags=["seed"], summary="Status of an execution and each of its tasks")
 def seed_status(execution_id: ExecutionId) -> dict[str, Any]:
-    return execution_service().status(execution_id)
+    with seed.execution_named(execution_id):
+        return execution_service().status(execution_id)
 
 
 @app.delete("/flow/<execution_id>", tags=["seed"], summary="Delete an execution and all its data")
 def seed_delete(execution_id: ExecutionId) -> dict[str, Any]:
-    removed = execution_service().delete(execution_id)
-    return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
+    with seed.execution_named(execution_id):
+        execution_service().delete(execution_id)
+    return seed.deleted(execution_id)
 
 
 # -- resource routes ------------------------------------------------------------------------------

@@ -37,11 +37,15 @@ def execution_summary(execution: ExecutionRecord) -> dict[str, Any]:
 
 
 def _run_result(run: RunRecord) -> dict[str, Any]:
+    """One task's entry in `task_results`: the original's fields (`data` is the output, `timestamp` when the
+    result was recorded) and ours."""
     return {
         "task_name": run.ref.task_name,
         "status": run.status,
         "message": run.message or None,
+        "data": run.output,
         "output": run.output,
+        "timestamp": run.ended_at or run.started_at,
         "error": run.error or None,
         "attempts": run.attempt,
         "execution_time": run.duration_ms / 1000 if run.duration_ms is not None else None,
@@ -55,7 +59,9 @@ def _pending(task_name: str) -> dict[str, Any]:
         "task_name": task_name,
         "status": TaskStatus.PENDING,
         "message": None,
+        "data": None,
         "output": None,
+        "timestamp": None,
         "error": None,
         "attempts": 0,
         "execution_time": None,
