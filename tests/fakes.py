@@ -330,6 +330,12 @@ class FakeFlows:
             raise NotFound(f"flow '{flow_id}' does not exist")
         return self._store.flows[(flow_id, version or max(versions))]
 
+    def head(self, flow_id: str) -> FlowHead | None:
+        if not any(stored == flow_id for stored, _ in self._store.flows):
+            return None
+        latest = self.get(flow_id)
+        return FlowHead(flow_id, latest.name, latest.version, NOW, NOW)
+
     def list_heads(self, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
         latest = {flow_id: self.get(flow_id) for flow_id, _ in self._store.flows}
         return [FlowHead(f.flow_id, f.name, f.version, NOW, NOW) for f in latest.values()][:limit], None

@@ -213,6 +213,12 @@ def get_history(execution_id: ExecutionId) -> dict[str, Any]:
     return execution_service().history(execution_id)
 
 
+@app.get("/executions/<execution_id>/flow", tags=["executions"], summary="The flow version the execution ran")
+def get_execution_flow(execution_id: ExecutionId) -> dict[str, Any]:
+    flow = execution_service().flow_of(execution_id)
+    return {**flow_summary(flow), "definition": flow.definition.document}
+
+
 @app.post("/executions/<execution_id>/cancel", tags=["executions"], summary="Cancel a CREATED or RUNNING execution")
 def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
     return execution_summary(execution_service().cancel(execution_id))

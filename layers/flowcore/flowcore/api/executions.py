@@ -86,8 +86,20 @@ class ExecutionService:
     def list_executions(
         self, flow_id: str, status: ExecutionStatus | None, limit: int, cursor: str | None
     ) -> tuple[list[ExecutionRecord], str | None]:
-        self._flows.get(flow_id)
+        if self._flows.head(flow_id) is None:  # a deleted flow's executions are still listed
+            raise NotFound(f"flow '{flow_id}' does not exist")
         return self._executions.list_of_flow(flow_id, status, limit, cursor)
+
+    def flow_of(self, execution_id: str) -> FlowRecord:
+        """The flow version the execution runs (or ran), also after the flow was deleted."""
+        execution = self.get(execution_id)
+        try:
+            return self._flows.get(execution.flow_id, execution.flow_version)
+        except NotFound as error:
+            raise NotFound(
+                f"version {execution.flow_version} of flow '{execution.flow_id}', which execution '{execution_id}' "
+                "ran, is no longer kept"
+            ) from error
 
     def status(self, execution_id: str) -> dict[str, Any]:
         execution = self.get(execution_id)

@@ -95,7 +95,14 @@ def status_document(execution: ExecutionRecord, runs: list[RunRecord], upcoming:
         "error": execution.error,
         "input": execution.input,
         "task_results": task_results,
+        "links": execution_links(execution.execution_id),
     }
+
+
+def execution_links(execution_id: str) -> dict[str, str]:
+    """Where the rest of an execution is read: the flow version it ran (kept also after its flow is
+    deleted), and every attempt of every task."""
+    return {"flow": f"/executions/{execution_id}/flow", "history": f"/executions/{execution_id}/history"}
 
 
 def history_document(execution: ExecutionRecord, runs: list[RunRecord]) -> dict[str, Any]:
