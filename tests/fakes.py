@@ -93,6 +93,12 @@ class FakeRuns:
     def list_runs(self, execution_id: str) -> list[RunRecord]:
         return self._store.runs_of(execution_id)
 
+    def runs_page(self, execution_id: str, limit: int, cursor: str | None) -> tuple[list[RunRecord], str | None]:
+        """Pages by position: the cursor is the index of the page's first run."""
+        start = int(cursor or 0)
+        runs = self._store.runs_of(execution_id)
+        return runs[start : start + limit], str(start + limit) if start + limit < len(runs) else None
+
     def hand_off(self, ref: RunRef) -> bool:
         self._store.calls.append("hand_off")
         return self._create(RunRecord(ref, TaskStatus.PENDING, 1))

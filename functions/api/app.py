@@ -15,6 +15,7 @@ from flowcore.api import seed
 from flowcore.api.errors import BadRequest, FlowError, PayloadTooLarge, error_answer, error_body
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
+from flowcore.api.history import DEFAULT_HISTORY_RUNS, MAX_HISTORY_RUNS
 from flowcore.api.models import FLOW_ID_PATTERN, ExecuteRequest, ExecutionStatus, FlowDefinition, StartRequest
 from flowcore.api.validation import field_path
 from flowcore.api.views import execution_summary, flow_listed, flow_summary
@@ -208,9 +209,17 @@ def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
     return execution_service().status(execution_id)
 
 
-@app.get("/executions/<execution_id>/history", tags=["executions"], summary="Every task run of an execution, in order")
-def get_history(execution_id: ExecutionId) -> dict[str, Any]:
-    return execution_service().history(execution_id)
+@app.get(
+    "/executions/<execution_id>/history",
+    tags=["executions"],
+    summary="Every attempt of every task run, in path order, a page of runs at a time",
+)
+def get_history(
+    execution_id: ExecutionId,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_RUNS, description="Task runs per page")] = DEFAULT_HISTORY_RUNS,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    return execution_service().history(execution_id, limit, cursor)
 
 
 @app.get("/executions/<execution_id>/flow", tags=["executions"], summary="The flow version the execution ran")

@@ -93,6 +93,11 @@ class RunRepository(Protocol):
         """Every run of the execution, in path order."""
         ...
 
+    def runs_page(self, execution_id: str, limit: int, cursor: str | None) -> Page[RunRecord]:
+        """Up to `limit` runs of the execution in path order, from `cursor` (None: the first);
+        `BadRequest` for a cursor that is not a position among its runs."""
+        ...
+
     def hand_off(self, ref: RunRef) -> bool:
         """Write the run PENDING for the stream to dispatch, unless it exists; whether this call wrote it."""
         ...
