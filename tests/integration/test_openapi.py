@@ -69,9 +69,8 @@ def test_every_answer_is_declared_with_a_closed_schema(document: dict[str, Any])
                 assert schema == {"$ref": REF + "ErrorResponse"}, (method, path, status)
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "expected"),
-    [
+def test_operations_declare_what_they_answer(document: dict[str, Any]) -> None:
+    for method, path, expected in [
         ("POST", "/flows", {"200", "201", "400", "409", "413", "415", "422", "503"}),
         ("POST", "/flows/{flow_id}/executions", {"200", "202", "400", "404", "409", "413", "415", "422"}),
         ("GET", "/flows", {"200", "400", "422"}),
@@ -79,15 +78,10 @@ def test_every_answer_is_declared_with_a_closed_schema(document: dict[str, Any])
         ("POST", "/flow/execute", {"200", "400", "404", "409", "413", "415", "422"}),
         ("DELETE", "/flow/{execution_id}", {"200", "404", "422"}),
         ("GET", "/health", {"200"}),
-    ],
-)
-def test_operations_declare_what_they_answer(
-    document: dict[str, Any], method: str, path: str, expected: set[str]
-) -> None:
-    declared = set(document["paths"][path][method.lower()]["responses"])
-    assert expected <= declared
-    if path == "/health":
-        assert "422" not in declared  # it reads nothing it could refuse
+    ]:
+        declared = set(document["paths"][path][method.lower()]["responses"])
+        assert expected <= declared, (method, path)
+    assert "422" not in document["paths"]["/health"]["get"]["responses"]  # it reads nothing it could refuse
 
 
 def test_the_task_type_is_one_of_the_registered_ones_and_task_type_is_its_alias(document: dict[str, Any]) -> None:
