@@ -66,9 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("extra", nargs="*", help="more schemathesis options, after --")
     args = parser.parse_args(argv)
 
+    from local.logs import configure_local
     from local.runtime import LocalRuntime
 
-    with LocalRuntime(port=0, moto_port=0) as runtime:
+    configure_local("WARNING")  # the stack's own lines: only what goes wrong
+    with LocalRuntime(port=0, moto_port=0, log_level="WARNING") as runtime:
         done = fuzz(runtime.url, args.max_examples, args.seed, tuple(args.extra))
     sys.stdout.write(done.stdout + done.stderr)
     return done.returncode
