@@ -20,7 +20,7 @@ from flowcore.ports import ExecutionRepository, FlowRepository, RunRepository
 
 MAX_INPUT_BYTES = 32_000
 #: Runs read per query while folding a status document: its memory stays bounded, whatever the run count.
-STATUS_PAGE_RUNS = 200
+STATUS_PAGE_RUNS = 1000
 
 
 class ExecutionService:
