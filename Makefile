@@ -10,15 +10,18 @@ SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
+# `make fuzz`: schemathesis cases per operation and phase (`make test` runs 25, tests/e2e/test_fuzz.py).
+FUZZ_EXAMPLES ?= 500
 # Lambda puts the layer's code on the path (/opt/python); here the layer is a folder of the checkout.
 export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
-.PHONY: help run test lint typecheck sam-check unit faults bench clean
+.PHONY: help run test lint typecheck sam-check unit faults fuzz bench clean
 
 help:
 	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto"
 	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
 	@echo "make faults - the fault-injection suite alone"
+	@echo "make fuzz   - a longer schemathesis run (every check) against a local stack of its own (FUZZ_EXAMPLES=500)"
 	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
 
 $(STAMP): requirements-dev.txt constraints.txt
@@ -53,6 +56,9 @@ unit: $(STAMP)
 
 faults: $(STAMP)
 	$(BIN)/python -m tests.faults
+
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.e2e.fuzz --max-examples $(FUZZ_EXAMPLES)
 
 test: lint typecheck sam-check
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

@@ -71,6 +71,13 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        """Every other method (TRACE, QUERY, ...) reaches the function too, as through the API's `ANY /{proxy+}`
+        route: the function's 405 answers one a path does not have, rather than http.server's 501."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
     def _handle(self) -> None:
         started = time.perf_counter()
         path, _, query = self.path.partition("?")

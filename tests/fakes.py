@@ -104,6 +104,12 @@ class FakeRuns:
     def list_runs(self, execution_id: str) -> list[RunRecord]:
         return self._store.runs_of(execution_id)
 
+    def runs_page(self, execution_id: str, limit: int, cursor: str | None) -> tuple[list[RunRecord], str | None]:
+        """Pages by position: the cursor is the index of the page's first run."""
+        start = int(cursor or 0)
+        runs = self._store.runs_of(execution_id)
+        return runs[start : start + limit], str(start + limit) if start + limit < len(runs) else None
+
     def hand_off(self, ref: RunRef) -> bool:
         self._store.calls.append("hand_off")
         return self._create(RunRecord(ref, TaskStatus.PENDING, 1))
@@ -348,6 +354,12 @@ class FakeFlows:
         if not versions or (version is not None and version not in versions):
             raise NotFound(f"flow '{flow_id}' does not exist")
         return self._store.flows[(flow_id, version or max(versions))]
+
+    def head(self, flow_id: str) -> FlowHead | None:
+        if not any(stored == flow_id for stored, _ in self._store.flows):
+            return None
+        latest = self.get(flow_id)
+        return FlowHead(flow_id, latest.name, latest.version, NOW, NOW)
 
     def list_heads(self, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
         latest = {flow_id: self.get(flow_id) for flow_id, _ in self._store.flows}

@@ -1,7 +1,14 @@
-"""HTTP API: parse the request, call the flow service, shape the answer. Nothing else lives here."""
+"""HTTP API: parse the request, call the flow service, shape the answer. Nothing else lives here.
+
+Seed routes answer as the original FastAPI service did (`flowcore.api.seed`); resource routes in their REST
+shapes. Every error is `{"error": {"code", "message", "details"}}`, and the OpenAPI document at
+`/openapi.json` declares every status and schema each operation answers (`flowcore.api.openapi`).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -10,11 +17,30 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from flowcore.api.errors import BadRequest, FlowError, PayloadTooLarge, error_answer, error_body
+from flowcore.api import body, seed
+from flowcore.api.errors import (
+    BadRequest,
+    FlowError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    error_answer,
+    error_body,
+)
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
-from flowcore.api.models import FLOW_ID_PATTERN, ExecuteRequest, ExecutionStatus, FlowDefinition, StartRequest
+from flowcore.api.history import DEFAULT_HISTORY_RUNS, MAX_HISTORY_RUNS
+from flowcore.api.models import (
+    EXECUTION_ID_PATTERN,
+    FLOW_ID_PATTERN,
+    ExecuteRequest,
+    ExecutionStatus,
+    FlowDefinition,
+    StartRequest,
+)
+from flowcore.api.openapi import BODY_ERRORS, STORE_ERRORS, answers
 from flowcore.api.validation import field_path
 from flowcore.api.views import execution_summary, flow_listed, flow_summary
 from flowcore.observability import logger
@@ -23,10 +49,31 @@ from flowcore.wiring.shared import forget
 
 MAX_BODY_BYTES = 1024 * 1024
 SERVICE_VERSION = "1.0.0"
+TITLE = "Flow Manager"
 
 DOCS_PATH = "/docs"
 
-app = APIGatewayHttpResolver(enable_validation=True)
+
+def _read_json(text: str) -> Any:
+    """Bodies are read as strict JSON objects only (`flowcore.api.body`)."""
+    return body.read_object(text)
+
+
+class FlowApiResolver(APIGatewayHttpResolver):
+    """The resolver, with its OpenAPI document finished by `flowcore.api.openapi.refine` (for /openapi.json
+    and for Swagger UI alike)."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
+        from flowcore.api.openapi import refine
+
+        generated = super().get_openapi_schema(*args, **kwargs)
+        document = generated.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return OpenAPI.model_validate(refine(document))
+
+
+app = FlowApiResolver(enable_validation=True, json_body_deserializer=_read_json)
 
 _docs_enabled = False
 
@@ -49,14 +96,16 @@ def _enable_docs(event: dict[str, Any]) -> None:
     which no other route needs. A stage prefix (`/<stage>/docs`) counts too."""
     global _docs_enabled
     if not _docs_enabled and str(event.get("rawPath") or "").endswith(DOCS_PATH):
-        app.enable_swagger(path=DOCS_PATH, title="Flow Manager", version=SERVICE_VERSION, description=__doc__)
+        app.enable_swagger(path=DOCS_PATH, title=TITLE, version=SERVICE_VERSION, description=__doc__)
         _docs_enabled = True
 
 
-ExecutionId = Annotated[str, Path(max_length=64, description="An execution id")]
+ExecutionId = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="An execution id")]
 FlowId = Annotated[str, Path(pattern=FLOW_ID_PATTERN, description="A flow id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
-Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
+Cursor = Annotated[
+    str | None, Query(max_length=2048, description="`next_cursor` of the previous page (400 if it is not one)")
+]
 
 
 def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[Any]:
@@ -67,18 +116,14 @@ def _error(status: int, code: str, message: str, details: list[dict[str, Any]] |
 
 @app.exception_handler(FlowError)
 def handle_flow_error(error: FlowError) -> Response[Any]:
-    status, body = error_answer(error)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    status, answer = error_answer(error)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=answer)
 
 
 @app.exception_handler(RequestValidationError)
 def handle_request_validation(error: RequestValidationError) -> Response[Any]:
-    issues = error.errors()
-    if any(issue.get("type") == "json_invalid" for issue in issues):
-        position = next(issue["loc"][-1] for issue in issues if issue.get("type") == "json_invalid")
-        return _error(400, "bad_request", f"the body is not valid JSON (at character {position})")
     prefix = ("flow",) if _wrapped_body() else ()
-    details = [{"field": _issue_field(issue["loc"], prefix), "message": issue["msg"]} for issue in issues]
+    details = [{"field": _issue_field(issue["loc"], prefix), "message": issue["msg"]} for issue in error.errors()]
     return _error(
         422, "validation_error", f"the request has {len(details)} problem{'s' if len(details) != 1 else ''}", details
     )
@@ -92,93 +137,154 @@ def _issue_field(loc: tuple[Any, ...], prefix: tuple[str, ...]) -> str:
 
 def _wrapped_body() -> bool:
     try:
-        body = app.current_event.json_body
-    except (ValueError, TypeError):
+        document = app.current_event.json_body
+    except (ValueError, TypeError, FlowError):
         return False
-    return isinstance(body, dict) and set(body) == {"flow"}
+    return isinstance(document, dict) and set(document) == {"flow"}
 
 
-def _created(body: dict[str, Any], status: int = HTTPStatus.OK) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+def _answer(document: dict[str, Any], status: int) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(document))
 
 
-# -- seed routes (kept exactly, with their 200 codes) ---------------------------------------------
+OK, CREATED, ACCEPTED = int(HTTPStatus.OK), int(HTTPStatus.CREATED), int(HTTPStatus.ACCEPTED)
+STATUS = {OK: ("StatusDocument", "The status document")}
+FLOW_STORED = {
+    CREATED: ("FlowStored", "Stored as a new version"),
+    OK: ("FlowStored", "The latest version already holds this definition"),
+}
+WRAPPED = 'Flat, or wrapped as {"flow": {...}}'
+EXECUTION_STARTED = {
+    ACCEPTED: ("ExecutionSummary", "Started"),
+    OK: ("ExecutionSummary", "The execution this Idempotency-Key started before"),
+}
 
 
-@app.get("/health", tags=["seed"], summary="Liveness")
+# -- seed routes: the original's paths, codes and answers (flowcore.api.seed) ----------------------
+
+
+@app.get("/", tags=["seed"], summary="The API is running", responses=answers({OK: ("Root", "Running")}))
+def root() -> dict[str, Any]:
+    return seed.root()
+
+
+@app.get("/health", tags=["seed"], summary="Liveness", responses=answers({OK: ("Health", "Healthy")}))
 def health() -> dict[str, Any]:
-    return {"status": "healthy", "service": "flow-manager", "version": SERVICE_VERSION}
+    return seed.health()
 
 
-@app.post("/flow/create", tags=["seed"], summary="Store a flow and create an execution in CREATED")
+@app.post(
+    "/flow/create",
+    tags=["seed"],
+    summary="Store a flow and create an execution in CREATED",
+    responses=answers({OK: ("SeedCreated", "Created")}, *BODY_ERRORS, 409, *STORE_ERRORS),
+)
 def seed_create(
-    definition: Annotated[FlowDefinition, Body(description='Flat, or wrapped as {"flow": {...}}')],
+    definition: Annotated[FlowDefinition, Body(description=WRAPPED)],
 ) -> dict[str, Any]:
     flow, _ = flow_service().save(definition)
     execution, _ = execution_service().create(flow, None, start=False)
-    return {
-        "execution_id": execution.execution_id,
-        "flow_id": flow.flow_id,
-        "flow_version": flow.version,
-        "flow_name": flow.name,
-        "status": execution.status,
-        "message": "Flow created; start it with POST /flow/execute",
-    }
+    return seed.created(execution, flow)
 
 
-@app.post("/flow/execute", tags=["seed"], summary="Start a CREATED execution, or run a stored flow")
+@app.post(
+    "/flow/execute",
+    tags=["seed"],
+    summary="Start a CREATED execution, or run a stored flow; its status",
+    responses=answers(STATUS, *BODY_ERRORS, 404, 409, *STORE_ERRORS),
+)
 def seed_execute(request: Annotated[ExecuteRequest, Body()]) -> dict[str, Any]:
     if request.execution_id and (request.flow_id or request.input is not None):
         raise BadRequest("give either execution_id, or flow_id with an optional input; not both")
     if request.execution_id:
-        execution = execution_service().start(request.execution_id)
+        with seed.execution_named(request.execution_id):
+            execution = execution_service().start(request.execution_id)
     elif request.flow_id:
         flow = flow_service().get(request.flow_id)
         execution, _ = execution_service().create(flow, request.input, start=True)
     else:
         raise BadRequest("give execution_id, or flow_id with an optional input")
-    return {**execution_summary(execution), "message": "Flow execution started"}
+    return execution_service().status(execution.execution_id)
 
 
-@app.get("/flow/<execution_id>/status", tags=["seed"], summary="Status of an execution and each of its tasks")
+@app.get(
+    "/flow/<execution_id>/status",
+    tags=["seed"],
+    summary="Status of an execution and each of its tasks",
+    responses=answers(STATUS, 404, 422, *STORE_ERRORS),
+)
 def seed_status(execution_id: ExecutionId) -> dict[str, Any]:
-    return execution_service().status(execution_id)
+    with seed.execution_named(execution_id):
+        return execution_service().status(execution_id)
 
 
-@app.delete("/flow/<execution_id>", tags=["seed"], summary="Delete an execution and all its data")
+@app.delete(
+    "/flow/<execution_id>",
+    tags=["seed"],
+    summary="Delete an execution and all its data",
+    responses=answers({OK: ("Message", "Deleted")}, 404, 422, *STORE_ERRORS),
+)
 def seed_delete(execution_id: ExecutionId) -> dict[str, Any]:
-    removed = execution_service().delete(execution_id)
-    return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
+    with seed.execution_named(execution_id):
+        execution_service().delete(execution_id)
+    return seed.deleted(execution_id)
 
 
 # -- resource routes ------------------------------------------------------------------------------
 
 
-@app.post("/flows", tags=["flows"], summary="Store a flow definition as a new immutable version")
-def create_flow(definition: Annotated[FlowDefinition, Body()]) -> Response[Any]:
+@app.post(
+    "/flows",
+    tags=["flows"],
+    summary="Store a flow definition as a new immutable version",
+    responses=answers(FLOW_STORED, *BODY_ERRORS, 409, *STORE_ERRORS),
+)
+def create_flow(
+    definition: Annotated[FlowDefinition, Body(description='Flat, or wrapped as {"flow": {...}}')],
+) -> Response[Any]:
     flow, created = flow_service().save(definition)
-    return _created({**flow_summary(flow), "created": created}, HTTPStatus.CREATED if created else HTTPStatus.OK)
+    return _answer({**flow_summary(flow), "created": created}, HTTPStatus.CREATED if created else OK)
 
 
-@app.get("/flows", tags=["flows"], summary="List flows")
+@app.get(
+    "/flows",
+    tags=["flows"],
+    summary="List flows (a deleted flow is not listed)",
+    responses=answers({OK: ("FlowPage", "A page of flows")}, 400, 422, *STORE_ERRORS),
+)
 def list_flows(limit: Limit = 25, cursor: Cursor = None) -> dict[str, Any]:
     flows, next_cursor = flow_service().list_flows(limit, cursor)
     return {"flows": [flow_listed(head) for head in flows], "next_cursor": next_cursor}
 
 
-@app.get("/flows/<flow_id>", tags=["flows"], summary="A flow's definition (latest version unless `version` is given)")
+@app.get(
+    "/flows/<flow_id>",
+    tags=["flows"],
+    summary="A flow's definition (latest version unless `version` is given); 404 once the flow is deleted",
+    responses=answers({OK: ("FlowVersion", "The version")}, 404, 422, *STORE_ERRORS),
+)
 def get_flow(flow_id: FlowId, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
     flow = flow_service().get(flow_id, version)
     return {**flow_summary(flow), "definition": flow.definition.document}
 
 
-@app.delete("/flows/<flow_id>", tags=["flows"], summary="Delete a flow and all its versions")
+@app.delete(
+    "/flows/<flow_id>",
+    tags=["flows"],
+    summary="Delete a flow; its version numbers are never given again",
+    responses=answers({OK: ("FlowDeleted", "Deleted")}, 404, 409, 422, *STORE_ERRORS),
+)
 def delete_flow(flow_id: FlowId) -> dict[str, Any]:
     flow_service().delete(flow_id)
     return {"message": f"Flow {flow_id} deleted", "flow_id": flow_id}
 
 
-@app.post("/flows/<flow_id>/executions", tags=["executions"], summary="Start an execution of the flow's latest version")
+@app.post(
+    "/flows/<flow_id>/executions",
+    tags=["executions"],
+    summary="Start an execution of the flow's latest version",
+    responses=answers(EXECUTION_STARTED, *BODY_ERRORS, 404, 409, *STORE_ERRORS),
+)
 def start_flow(
     flow_id: FlowId,
     request: Annotated[StartRequest | None, Body()] = None,
@@ -186,11 +292,15 @@ def start_flow(
 ) -> Response[Any]:
     flow = flow_service().get(flow_id)
     execution, created = execution_service().create(flow, request.input if request else None, True, idempotency_key)
-    body = execution_summary(execution)
-    return _created(body, HTTPStatus.ACCEPTED if created else HTTPStatus.OK)
+    return _answer(execution_summary(execution), ACCEPTED if created else OK)
 
 
-@app.get("/executions", tags=["executions"], summary="List a flow's executions, newest first")
+@app.get(
+    "/executions",
+    tags=["executions"],
+    summary="List a flow's executions, newest first",
+    responses=answers({OK: ("ExecutionPage", "A page of executions")}, 400, 404, 422, *STORE_ERRORS),
+)
 def list_executions(
     flow_id: Annotated[str, Query(pattern=FLOW_ID_PATTERN, description="The flow whose executions to list")],
     status: Annotated[ExecutionStatus | None, Query()] = None,
@@ -201,22 +311,57 @@ def list_executions(
     return {"executions": [execution_summary(e) for e in executions], "next_cursor": next_cursor}
 
 
-@app.get("/executions/<execution_id>", tags=["executions"], summary="Status of an execution and each of its tasks")
+@app.get(
+    "/executions/<execution_id>",
+    tags=["executions"],
+    summary="Status of an execution and each of its tasks",
+    responses=answers(STATUS, 404, 422, *STORE_ERRORS),
+)
 def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
     return execution_service().status(execution_id)
 
 
-@app.get("/executions/<execution_id>/history", tags=["executions"], summary="Every task run of an execution, in order")
-def get_history(execution_id: ExecutionId) -> dict[str, Any]:
-    return execution_service().history(execution_id)
+@app.get(
+    "/executions/<execution_id>/history",
+    tags=["executions"],
+    summary="Every attempt of every task run, in path order, a page of runs at a time",
+    responses=answers({OK: ("HistoryPage", "A page of the history")}, 400, 404, 422, *STORE_ERRORS),
+)
+def get_history(
+    execution_id: ExecutionId,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_RUNS, description="Task runs per page")] = DEFAULT_HISTORY_RUNS,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    return execution_service().history(execution_id, limit, cursor)
 
 
-@app.post("/executions/<execution_id>/cancel", tags=["executions"], summary="Cancel a CREATED or RUNNING execution")
+@app.get(
+    "/executions/<execution_id>/flow",
+    tags=["executions"],
+    summary="The flow version the execution ran (also after the flow was deleted)",
+    responses=answers({OK: ("FlowVersion", "The version")}, 404, 422, *STORE_ERRORS),
+)
+def get_execution_flow(execution_id: ExecutionId) -> dict[str, Any]:
+    flow = execution_service().flow_of(execution_id)
+    return {**flow_summary(flow), "definition": flow.definition.document}
+
+
+@app.post(
+    "/executions/<execution_id>/cancel",
+    tags=["executions"],
+    summary="Cancel a CREATED or RUNNING execution",
+    responses=answers({OK: ("ExecutionSummary", "Cancelled")}, 404, 409, 422, *STORE_ERRORS),
+)
 def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
     return execution_summary(execution_service().cancel(execution_id))
 
 
-@app.delete("/executions/<execution_id>", tags=["executions"], summary="Delete an execution (cancelling it first)")
+@app.delete(
+    "/executions/<execution_id>",
+    tags=["executions"],
+    summary="Delete an execution (cancelling it first)",
+    responses=answers({OK: ("ExecutionDeleted", "Deleted")}, 404, 422, *STORE_ERRORS),
+)
 def delete_execution(execution_id: ExecutionId) -> dict[str, Any]:
     removed = execution_service().delete(execution_id)
     return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
@@ -227,33 +372,79 @@ def openapi_document() -> Response[Any]:
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title="Flow Manager", version=SERVICE_VERSION, description=__doc__),
+        body=app.get_openapi_json_schema(title=TITLE, version=SERVICE_VERSION, description=__doc__),
     )
 
 
+# -- the door: what API Gateway's `ANY /{proxy+}` route sends that no route takes -------------------
+
+
+def _route_methods(path: str) -> dict[str, bool]:
+    """The methods `path` has a route for, and whether that route reads a JSON body. Matched with the
+    resolver's own compiled rules (powertools has no public lookup). A path a literal route spells out is that
+    route's (`/flow/create`), not a value of another route's parameter (`/flow/{execution_id}`)."""
+    for routes in (app._static_routes, app._dynamic_routes):
+        found = {route.method: bool(route.dependant.body_params) for route in routes if route.rule.match(path)}
+        if found:
+            return found
+    return {}
+
+
+def _refused(event: dict[str, Any]) -> FlowError | None:
+    """Why the request cannot reach a route, if it cannot: a path no route has (404), a method the path does
+    not have (405), or a body its route would read that is over the limit (413), not sent as JSON (415) or
+    not UTF-8 (400). Routes that read no body ignore one."""
+    request = APIGatewayProxyEventV2(event)
+    methods = _route_methods(request.path)
+    if not methods:
+        return NotFound(f"no route matches {request.path}")
+    if request.http_method not in methods:
+        return MethodNotAllowed(request.http_method, request.path, sorted(methods))
+    size = _body_size(event)
+    if methods[request.http_method] and size:
+        if size > MAX_BODY_BYTES:
+            # Refused before parsing: a body this large is never read into models.
+            return PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
+        try:
+            body.require_json(request.headers.get("content-type"))
+            _decoded_body(event)
+        except FlowError as error:
+            return error
+    return None
+
+
+def _decoded_body(event: dict[str, Any]) -> str:
+    raw = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(raw)
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except binascii.Error as error:
+        raise BadRequest("the body is not valid base64") from error
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"the body is not valid UTF-8 (byte {error.start}: {error.reason})") from error
+
+
 def _body_size(event: dict[str, Any]) -> int:
-    body = event.get("body") or ""
+    raw = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        return len(body) * 3 // 4
-    return len(body.encode()) if isinstance(body, str) else len(body)
+        return len(raw) * 3 // 4
+    return len(raw.encode()) if isinstance(raw, str) else len(raw)
+
+
+def _refusal(error: FlowError) -> dict[str, Any]:
+    status, answer = error_answer(error)
+    headers = {"Content-Type": content_types.APPLICATION_JSON}
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allow)
+    return {"statusCode": status, "headers": headers, "body": answer, "isBase64Encoded": False}
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # `context`: Lambda's context object, or the local stack's stand-in for it (local/esm.py).
-    size = _body_size(event)
-    if size > MAX_BODY_BYTES:
-        # Refused before parsing: a body this large is never read into models.
-        return _too_large(size)
     _enable_docs(event)
+    refused = _refused(event)
+    if refused is not None:
+        return _refusal(refused)
     return app.resolve(event, context)
-
-
-def _too_large(size: int) -> dict[str, Any]:
-    status, body = error_answer(PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}"))
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": body,
-        "isBase64Encoded": False,
-    }

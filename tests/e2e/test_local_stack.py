@@ -71,7 +71,7 @@ def test_unhandled_failure_fails_the_execution(client: Client) -> None:
 def test_seed_routes_create_execute_status_delete(client: Client) -> None:
     created = client.request("POST", "/flow/create", example("data_processing"))
     assert created.status == 200
-    assert created.json()["status"] == "CREATED"
+    assert created.json()["status"] == "created"
     execution_id = created.json()["execution_id"]
 
     started = client.request("POST", "/flow/execute", {"execution_id": execution_id})
@@ -261,7 +261,7 @@ def test_sample_api_events_get_sane_answers(runtime: LocalRuntime) -> None:
     created = lambda_handler(_event("api_create_flow.json"), LambdaContext("ApiFunction"))
     assert created["statusCode"] == 200
     body = json.loads(created["body"])
-    assert (body["flow_id"], body["status"]) == ("flow123", "CREATED")
+    assert (body["flow_id"], body["status"]) == ("flow123", "created")
 
 
 @pytest.mark.parametrize("name", ["stream_start_execution.json", "stream_task_run.json"])

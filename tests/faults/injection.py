@@ -226,8 +226,8 @@ class StreamDriver:
 
 # -- the final state ------------------------------------------------------------------------------
 
-_VOLATILE = frozenset({"execution_id", "created_at", "started_at", "ended_at"})
-_VOLATILE_RESULT = frozenset({"execution_time", "started_at", "ended_at"})
+_VOLATILE = frozenset({"execution_id", "created_at", "started_at", "ended_at", "links"})
+_VOLATILE_RESULT = frozenset({"execution_time", "started_at", "ended_at", "timestamp"})
 
 
 def outcome(harness: Harness, execution_id: str) -> dict[str, Any]:

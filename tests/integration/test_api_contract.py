@@ -35,7 +35,8 @@ def test_seed_create_then_execute_then_status_then_delete(harness: Harness) -> N
     created = harness.request("POST", "/flow/create", example("data_processing"))
     assert created.status == 200
     body = created.json()
-    assert (body["flow_id"], body["flow_name"], body["status"]) == ("flow123", "Data processing flow", "CREATED")
+    assert (body["flow_id"], body["flow_name"], body["status"]) == ("flow123", "Data processing flow", "created")
+    assert body["message"] == "Flow created successfully"
     execution_id = body["execution_id"]
 
     before = harness.request("GET", f"/flow/{execution_id}/status").json()
@@ -45,6 +46,7 @@ def test_seed_create_then_execute_then_status_then_delete(harness: Harness) -> N
     started = harness.request("POST", "/flow/execute", {"execution_id": execution_id})
     assert started.status == 200
     assert started.json()["status"] == "RUNNING"
+    assert started.json()["task_results"]["task1"]["status"] == "PENDING"  # the status document, not a summary
     running = harness.request("GET", f"/flow/{execution_id}/status").json()
     assert running["current_task"] == "task1"
     assert running["task_results"]["task1"]["status"] == "PENDING"
@@ -60,7 +62,7 @@ def test_seed_create_then_execute_then_status_then_delete(harness: Harness) -> N
 
     deleted = harness.request("DELETE", f"/flow/{execution_id}")
     assert deleted.status == 200
-    assert deleted.json()["items_deleted"] == 4
+    assert deleted.json() == {"message": f"Flow execution {execution_id} deleted successfully"}
     assert harness.items(execution_id) == []
     assert harness.request("GET", f"/flow/{execution_id}/status").status == 404
 

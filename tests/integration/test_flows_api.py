@@ -37,7 +37,8 @@ def test_canonical_sample_completes_with_every_task_reported(harness: Harness) -
     assert first["status"] == "SUCCESS"
     assert first["attempts"] == 1
     assert first["error"] is None
-    assert first["output"] == {"source": "default", "records_fetched": 3}
+    assert first["output"] == first["data"] == {"data_source": "default", "records_fetched": 3}
+    assert first["timestamp"] == first["ended_at"]
     assert first["message"] == "Task task1 completed successfully"
     assert first["execution_time"] > 0
     assert first["started_at"] <= first["ended_at"]

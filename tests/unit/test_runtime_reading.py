@@ -72,8 +72,9 @@ def test_a_stored_definition_that_does_not_parse_is_a_flow_error() -> None:
 @pytest.mark.parametrize(
     ("type_name", "given"),
     [
-        ("fetch_data", {"records": "7", "source": "s3", "fail_times": 1.0}),
-        ("wait", {"seconds": 3, "failure_rate": "0.5"}),
+        ("fetch_data", {"records": 7, "data_source": "s3", "fail_times": 1, "source": "kept"}),
+        ("wait", {"seconds": 3, "failure_rate": 0}),
+        ("wait", {}),
         ("print", {"message": "hi", "extra": [1]}),
         ("pass", {"a": {"b": 1}}),
     ],
@@ -98,7 +99,9 @@ def test_parameter_problems_keep_pydantic_messages() -> None:
         ("tasks[0].parameters.fail_times", "Input should be less than or equal to 100"),
         ("tasks[0].parameters.seconds", "Input should be greater than or equal to 0"),
     ]
-    assert parameter_problems(default_registry(), "wait", {}, "tasks[0]")[0].message == "Field required"
+    assert parameter_problems(default_registry(), "wait", {"seconds": "1"}, "tasks[0]")[0].message == (
+        "Input should be a valid number"
+    )
 
 
 def test_plain_matches_boto3s_deserializer() -> None:

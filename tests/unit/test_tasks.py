@@ -164,46 +164,48 @@ def test_pass_echoes_its_parameters(registry: TaskTypeRegistry) -> None:
     assert result.error is None
 
 
-def test_fetch_data_reports_its_records(registry: TaskTypeRegistry) -> None:
-    # Given fetch_data with a source and a record count
+def test_fetch_data_reads_data_source(registry: TaskTypeRegistry) -> None:
+    # Given fetch_data with the original's data_source and a record count
     # When it runs, and again with defaults
-    result = run(registry, "fetch_data", {"source": "s3://bucket", "records": 7})
+    result = run(registry, "fetch_data", {"data_source": "s3://bucket", "records": 7})
     default = run(registry, "fetch_data")
-    # Then it reports what it fetched
+    # Then it reports what it fetched, and from where
     assert result.status is TaskStatus.SUCCESS
-    assert result.output == {"source": "s3://bucket", "records_fetched": 7}
-    assert default.output == {"source": "default", "records_fetched": 3}
+    assert result.output == {"data_source": "s3://bucket", "records_fetched": 7}
+    assert default.output == {"data_source": "default", "records_fetched": 3}
 
 
-def test_process_data_reports_its_records(registry: TaskTypeRegistry) -> None:
-    # Given process_data
-    # When it runs with and without a record count
-    result = run(registry, "process_data", {"records": 11})
+def test_process_data_reads_method(registry: TaskTypeRegistry) -> None:
+    # Given process_data with the original's method
+    # When it runs with a method and a record count, and again with defaults
+    result = run(registry, "process_data", {"method": "aggregate", "records": 11})
     default = run(registry, "process_data")
-    # Then it reports what it processed
+    # Then it reports what it processed, and how
     assert result.status is TaskStatus.SUCCESS
-    assert result.output == {"records_processed": 11}
-    assert default.output == {"records_processed": 3}
+    assert result.output == {"method": "aggregate", "records_processed": 11}
+    assert default.output == {"method": "default", "records_processed": 3}
 
 
-def test_store_data_reports_its_records(registry: TaskTypeRegistry) -> None:
-    # Given store_data with a destination
+def test_store_data_reads_storage_path_and_format(registry: TaskTypeRegistry) -> None:
+    # Given store_data with the original's storage_path and format
     # When it runs, and again with defaults
-    result = run(registry, "store_data", {"destination": "warehouse", "records": 2})
+    result = run(registry, "store_data", {"storage_path": "/data/out", "format": "csv", "records": 2})
     default = run(registry, "store_data")
-    # Then it reports what it stored
+    # Then it reports what it stored, where and how
     assert result.status is TaskStatus.SUCCESS
-    assert result.output == {"destination": "warehouse", "records_stored": 2}
-    assert default.output == {"destination": "default", "records_stored": 3}
+    assert result.output == {"storage_path": "/data/out", "format": "csv", "records_stored": 2}
+    assert default.output == {"storage_path": "default", "format": "json", "records_stored": 3}
 
 
-def test_print_returns_its_message(registry: TaskTypeRegistry) -> None:
-    # Given a print task
-    # When it runs
+def test_print_returns_its_message_or_the_originals_default(registry: TaskTypeRegistry) -> None:
+    # Given a print task with a message, and one without
+    # When they run
     result = run(registry, "print", {"message": "hello"})
-    # Then it succeeds with its message
+    default = run(registry, "print")
+    # Then each succeeds with its message; the default is the original's
     assert result.status is TaskStatus.SUCCESS
     assert result.output == {"message": "hello"}
+    assert default.output == {"message": "Default print task message"}
 
 
 def test_wait_reports_the_time_waited(registry: TaskTypeRegistry) -> None:
@@ -213,6 +215,57 @@ def test_wait_reports_the_time_waited(registry: TaskTypeRegistry) -> None:
     # Then it succeeds and reports the wait
     assert result.status is TaskStatus.SUCCESS
     assert result.output == {"waited_seconds": 0}
+
+
+def test_wait_defaults_to_one_second(registry: TaskTypeRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a wait with no seconds, and a clock that records sleeps
+    slept: list[float] = []
+    monkeypatch.setattr("flowcore.tasks.builtins.time.sleep", slept.append)
+    # When it runs
+    result = run(registry, "wait")
+    # Then it waited the original's default, one second
+    assert slept == [1.0]
+    assert result.output == {"waited_seconds": 1.0}
+    assert parameter_problems(registry, "wait", {}, "tasks[0]") == []
+
+
+@pytest.mark.parametrize("type_name", ["fetch_data", "process_data", "store_data", "print", "wait"])
+def test_parameters_a_type_does_not_read_are_kept_in_its_output(registry: TaskTypeRegistry, type_name: str) -> None:
+    # Given a task with a parameter its type does not declare (and seconds 0, for wait)
+    parameters = {"batch": {"size": 5, "tags": ["a", None]}, "note": None, "seconds": 0}
+    # When it runs
+    result = run(registry, type_name, parameters if type_name == "wait" else {**parameters, "seconds": 0})
+    # Then the undeclared ones are reported with its output, values as given
+    assert result.output is not None
+    kept = result.output["parameters"]
+    assert kept["batch"] == {"size": 5, "tags": ["a", None]}
+    assert kept["note"] is None
+
+
+@pytest.mark.parametrize(
+    ("type_name", "parameters", "field"),
+    [
+        ("fetch_data", {"failure_rate": True}, "failure_rate"),
+        ("wait", {"seconds": "5"}, "seconds"),
+        ("fetch_data", {"records": "3"}, "records"),
+        ("print", {"message": 5}, "message"),
+        ("pass", {"fail_times": 1.5}, "fail_times"),
+    ],
+)
+def test_declared_parameters_are_typed_strictly(
+    registry: TaskTypeRegistry, type_name: str, parameters: dict[str, Any], field: str
+) -> None:
+    # Given a declared parameter of the wrong JSON type
+    # When checking it
+    problems = parameter_problems(registry, type_name, parameters, "tasks[0]")
+    # Then it is a problem naming that parameter, not a value converted behind the caller's back
+    assert [problem.field for problem in problems] == [f"tasks[0].parameters.{field}"]
+
+
+def test_an_int_is_a_valid_float_parameter(registry: TaskTypeRegistry) -> None:
+    # Given whole numbers for float parameters
+    # When checking them / Then there is no problem (JSON has one kind of number)
+    assert parameter_problems(registry, "wait", {"seconds": 2, "failure_rate": 0}, "tasks[0]") == []
 
 
 def test_wait_is_the_only_builtin_that_claims_its_run(registry: TaskTypeRegistry) -> None:

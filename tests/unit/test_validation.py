@@ -242,14 +242,23 @@ def test_wait_seconds_above_a_year_are_rejected(registry: TaskTypeRegistry) -> N
     assert "less than or equal to 31536000" in problem.message
 
 
-def test_wait_requires_seconds(registry: TaskTypeRegistry) -> None:
-    # Given a wait task without seconds
+def test_wait_without_seconds_is_valid_and_waits_the_originals_default(registry: TaskTypeRegistry) -> None:
+    # Given a wait task without seconds (the original waits 1 second then)
     document = {"name": "f", "start_task": "w", "tasks": [{"name": "w", "type": "wait"}]}
     # When validating
+    definition = validate_definition(document, registry)
+    # Then it is accepted as it is written
+    assert definition.tasks[0].parameters == {}
+
+
+def test_wait_seconds_must_be_a_number_not_text(registry: TaskTypeRegistry) -> None:
+    # Given a wait task whose seconds is the text "5"
+    wait = {"name": "w", "type": "wait", "parameters": {"seconds": "5"}}
+    document = {"name": "f", "start_task": "w", "tasks": [wait]}
+    # When validating
     problem = only_problem(document, registry)
-    # Then the missing field is reported
+    # Then the field is reported
     assert problem.field == "tasks[0].parameters.seconds"
-    assert "required" in problem.message.lower()
 
 
 def test_print_message_must_be_a_string(registry: TaskTypeRegistry) -> None:
@@ -274,9 +283,9 @@ def test_valid_parameters_for_each_builtin_pass(registry: TaskTypeRegistry) -> N
         "tasks": [
             {"name": "p", "type": "print", "parameters": {"message": "hi"}},
             {"name": "w", "type": "wait", "parameters": {"seconds": 5}},
-            {"name": "fd", "type": "fetch_data", "parameters": {"records": 10, "source": "s3", "failure_rate": 1}},
+            {"name": "fd", "type": "fetch_data", "parameters": {"records": 10, "data_source": "s3", "failure_rate": 1}},
             {"name": "pd", "type": "process_data", "parameters": {"fail_times": 2}},
-            {"name": "sd", "type": "store_data", "parameters": {"destination": "db", "failure_rate": 0}},
+            {"name": "sd", "type": "store_data", "parameters": {"storage_path": "db", "format": "csv"}},
             {"name": "x", "type": "pass", "parameters": {"anything": [1, 2]}},
         ],
     }

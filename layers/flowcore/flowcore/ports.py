@@ -34,12 +34,21 @@ class FlowRepository(Protocol):
         ...
 
     def get(self, flow_id: str, version: int | None = None) -> FlowRecord:
-        """A version (the latest when None); `NotFound` when there is none."""
+        """A version (the latest of a live flow when None); `NotFound` when there is none. A given version is
+        found while it is kept, also after its flow was deleted: executions read the version they run."""
         ...
 
-    def list_heads(self, limit: int, cursor: str | None) -> Page[FlowHead]: ...
+    def head(self, flow_id: str) -> FlowHead | None:
+        """The flow's head, a deleted flow's too (`deleted_at`); None when the id was never used."""
+        ...
 
-    def delete(self, flow_id: str) -> None: ...
+    def list_heads(self, limit: int, cursor: str | None) -> Page[FlowHead]:
+        """Live flows, by id."""
+        ...
+
+    def delete(self, flow_id: str) -> None:
+        """Delete a live flow; its version numbers stay taken. `NotFound` when there is none."""
+        ...
 
 
 class ExecutionRepository(Protocol):
@@ -83,6 +92,11 @@ class RunRepository(Protocol):
 
     def list_runs(self, execution_id: str) -> list[RunRecord]:
         """Every run of the execution, in path order."""
+        ...
+
+    def runs_page(self, execution_id: str, limit: int, cursor: str | None) -> Page[RunRecord]:
+        """Up to `limit` runs of the execution in path order, from `cursor` (None: the first);
+        `BadRequest` for a cursor that is not a position among its runs."""
         ...
 
     def hand_off(self, ref: RunRef) -> bool:

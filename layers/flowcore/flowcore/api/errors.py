@@ -14,11 +14,33 @@ from flowcore.domain.errors import (
     ValidationFailed,
 )
 
-__all__ = ["BadRequest", "FlowError", "PayloadTooLarge", "error_answer", "error_body", "http_status"]
+__all__ = [
+    "BadRequest",
+    "FlowError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "error_answer",
+    "error_body",
+    "http_status",
+]
 
 
 class PayloadTooLarge(FlowError):
     """A request body over the API's limit; refused before it is parsed."""
+
+
+class UnsupportedMediaType(FlowError):
+    """A body that is not sent as JSON (a form, multipart, text): the API reads JSON only."""
+
+
+class MethodNotAllowed(FlowError):
+    """The path is a route, but not for this method; `allow` lists the methods it has."""
+
+    def __init__(self, method: str, path: str, allow: list[str]) -> None:
+        super().__init__(f"{method} is not allowed on {path}; allowed: {', '.join(allow)}")
+        self.allow = allow
 
 
 #: Most specific first: the first class an error is an instance of gives its status and code.
@@ -26,6 +48,8 @@ _HTTP: tuple[tuple[type[FlowError], int, str], ...] = (
     (ValidationFailed, 422, "validation_error"),
     (BadRequest, 400, "bad_request"),
     (PayloadTooLarge, 413, "payload_too_large"),
+    (UnsupportedMediaType, 415, "unsupported_media_type"),
+    (MethodNotAllowed, 405, "method_not_allowed"),
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (StoreUnavailable, 503, "service_unavailable"),

@@ -8,16 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from flowcore.api.digest import canonical, digest
-from flowcore.api.views import history_document, status_document
+from flowcore.api.history import MAX_HISTORY_RUNS, history_document
+from flowcore.api.views import StatusFold, status_document
 from flowcore.domain.clock import iso, utc_now
 from flowcore.domain.compiled import CompiledFlow
 from flowcore.domain.errors import Conflict, NotFound, Problem, ValidationFailed
 from flowcore.domain.records import ExecutionRecord, FlowRecord, RunRecord
 from flowcore.domain.routing import decide
-from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, OPEN_RUN_STATUSES, ExecutionEvent, ExecutionStatus
+from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, ExecutionEvent, ExecutionStatus
 from flowcore.ports import ExecutionRepository, FlowRepository, RunRepository, Timers
 
 MAX_INPUT_BYTES = 32_000
+#: Runs read per query while folding a status document: its memory stays bounded, whatever the run count.
+STATUS_PAGE_RUNS = 1000
 
 
 class ExecutionService:
@@ -88,24 +91,42 @@ class ExecutionService:
     def list_executions(
         self, flow_id: str, status: ExecutionStatus | None, limit: int, cursor: str | None
     ) -> tuple[list[ExecutionRecord], str | None]:
-        self._flows.get(flow_id)
+        if self._flows.head(flow_id) is None:  # a deleted flow's executions are still listed
+            raise NotFound(f"flow '{flow_id}' does not exist")
         return self._executions.list_of_flow(flow_id, status, limit, cursor)
 
-    def status(self, execution_id: str) -> dict[str, Any]:
+    def flow_of(self, execution_id: str) -> FlowRecord:
+        """The flow version the execution runs (or ran), also after the flow was deleted."""
         execution = self.get(execution_id)
-        runs = self._runs.list_runs(execution_id)
+        try:
+            return self._flows.get(execution.flow_id, execution.flow_version)
+        except NotFound as error:
+            raise NotFound(
+                f"version {execution.flow_version} of flow '{execution.flow_id}', which execution '{execution_id}' "
+                "ran, is no longer kept"
+            ) from error
+
+    def status(self, execution_id: str) -> dict[str, Any]:
+        """The status document, folded from the runs a page at a time (its bound: `flowcore.api.views`)."""
+        execution = self.get(execution_id)
+        runs = StatusFold()
+        cursor: str | None = None
+        while True:
+            page, cursor = self._runs.runs_page(execution_id, STATUS_PAGE_RUNS, cursor)
+            runs.add(page)
+            if cursor is None:
+                break
         upcoming = None
-        if execution.status is ExecutionStatus.RUNNING and not any(run.status in OPEN_RUN_STATUSES for run in runs):
-            upcoming = self._upcoming(execution, runs)
+        if execution.status is ExecutionStatus.RUNNING and runs.first_open is None:
+            upcoming = self._upcoming(execution, runs.last)
         return status_document(execution, runs, upcoming)
 
-    def _upcoming(self, execution: ExecutionRecord, runs: list[RunRecord]) -> str | None:
+    def _upcoming(self, execution: ExecutionRecord, last: RunRecord | None) -> str | None:
         """The task a runner is on while no run item shows it: the start task, or the next task of a chain
         (whose run item is written when it ends), as the engine routes the last committed result."""
         definition = self._flows.get(execution.flow_id, execution.flow_version).definition
-        if not runs:
+        if last is None:
             return definition.start_task
-        last = max(runs, key=lambda run: run.ref.seq)
         result = last.result()
         if result is None:
             return None
@@ -113,9 +134,11 @@ class ExecutionService:
         successors = decide(flow, last.ref, last.attempt, result).successors
         return successors[0].task_name if len(successors) == 1 else None
 
-    def history(self, execution_id: str) -> dict[str, Any]:
+    def history(self, execution_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+        """A page of the history: one entry per attempt of `limit` runs (`flowcore.api.history`)."""
         execution = self.get(execution_id)
-        return history_document(execution, self._runs.list_runs(execution_id))
+        runs, next_cursor = self._runs.runs_page(execution_id, min(limit, MAX_HISTORY_RUNS), cursor)
+        return history_document(execution, runs, next_cursor)
 
     def cancel(self, execution_id: str) -> ExecutionRecord:
         execution = self.get(execution_id)

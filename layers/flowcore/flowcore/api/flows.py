@@ -7,7 +7,7 @@ import uuid
 from flowcore.api.digest import digest
 from flowcore.api.models import FlowDefinition
 from flowcore.api.validation import graph_problems
-from flowcore.domain.errors import Conflict, ValidationFailed
+from flowcore.domain.errors import Conflict, NotFound, ValidationFailed
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import FlowHead, FlowRecord
 from flowcore.ports import ExecutionRepository, FlowRepository
@@ -37,13 +37,24 @@ class FlowService:
         return self._flows.save(flow_id, document, digest(document))
 
     def get(self, flow_id: str, version: int | None = None) -> FlowRecord:
-        return self._flows.get(flow_id, version)
+        """A live flow's version (the latest when None). A deleted flow is 404 here, whatever the version:
+        the versions an execution ran are read through that execution (`ExecutionService.flow_of`)."""
+        head = self.live(flow_id)
+        return self._flows.get(flow_id, version or head.latest_version)
+
+    def live(self, flow_id: str) -> FlowHead:
+        head = self._flows.head(flow_id)
+        if head is None:
+            raise NotFound(f"flow '{flow_id}' does not exist")
+        if head.deleted_at is not None:
+            raise NotFound(f"flow '{flow_id}' was deleted at {head.deleted_at}")
+        return head
 
     def list_flows(self, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
         return self._flows.list_heads(limit, cursor)
 
     def delete(self, flow_id: str) -> None:
-        self._flows.get(flow_id)
+        self.live(flow_id)
         if self._executions.has_active(flow_id):
             raise Conflict(f"flow '{flow_id}' has executions that are CREATED or RUNNING; cancel or delete them first")
         self._flows.delete(flow_id)

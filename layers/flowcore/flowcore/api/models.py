@@ -1,6 +1,10 @@
 """What callers send, as pydantic models: every field checked and reported. The class names are the schema
 names of the OpenAPI document.
 
+Strict: a value must already have its field's JSON type (`"5"` is not a number, `1` is not a boolean); a
+whole number written as `5.0` is an integer, as JSON Schema counts it. Values users nest freely (`input`,
+`parameters`, a `when` value) nest at most MAX_VALUE_DEPTH levels (`flowcore.api.body`).
+
 The defaults are the domain's (`flowcore.domain.flow`), read from its classes; a checked definition becomes
 the domain's `FlowSpec` through its stored form (`FlowDefinition.document`), which the runner reads back.
 """
@@ -9,13 +13,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from flowcore.api.body import MAX_VALUE_DEPTH, depth
 from flowcore.domain import flow as domain
 from flowcore.domain.flow import FLOW_ID_PATTERN, MAX_CONDITIONS, MAX_TASKS, MAX_TRANSITIONS_LIMIT, NAME_PATTERN
 from flowcore.domain.statuses import ExecutionStatus
 
-__all__ = ["FLOW_ID_PATTERN", "ExecuteRequest", "ExecutionStatus", "FlowDefinition", "StartRequest"]
+__all__ = [
+    "EXECUTION_ID_PATTERN",
+    "FLOW_ID_PATTERN",
+    "ExecuteRequest",
+    "ExecutionStatus",
+    "FlowDefinition",
+    "StartRequest",
+]
+
+#: Execution ids are UUIDs; any id this service gives matches, and nothing a path would have to escape does.
+EXECUTION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 _RETRY = domain.defaults(domain.RetryPolicy)
 _TASK = domain.defaults(domain.TaskSpec)
@@ -26,14 +41,34 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, description="Letters, digits a
 Description = Annotated[str, Field(max_length=500)]
 
 
+def _whole(value: Any) -> Any:
+    """5.0 is the integer 5 (JSON Schema says so); 5.5, "5" and true are left for the strict check to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _shallow[T](value: T) -> T:
+    found = depth(value)
+    if found > MAX_VALUE_DEPTH:
+        raise ValueError(f"nests {found} levels deep; at most {MAX_VALUE_DEPTH}")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_whole)]
+#: A value of the user's own: any JSON, nested at most MAX_VALUE_DEPTH levels.
+UserValue = Annotated[Any, AfterValidator(_shallow)]
+UserObject = Annotated[dict[str, Any], AfterValidator(_shallow)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True, strict=True)
 
 
 class RetryPolicy(_Strict):
     """How often a failed task is tried again, and how long to wait between tries."""
 
-    max_attempts: Annotated[int, Field(ge=1, le=25)] = _RETRY["max_attempts"]
+    max_attempts: Annotated[Integer, Field(ge=1, le=25)] = _RETRY["max_attempts"]
     interval_seconds: Annotated[float, Field(ge=0, le=86_400)] = _RETRY["interval_seconds"]
     backoff_rate: Annotated[float, Field(ge=1, le=10)] = _RETRY["backoff_rate"]
     max_delay_seconds: Annotated[float, Field(ge=0, le=86_400)] = _RETRY["max_delay_seconds"]
@@ -45,7 +80,7 @@ class WhenRule(_Strict):
 
     path: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-\[\]]+$")]
     op: Literal["eq", "ne", "gt", "gte", "lt", "lte", "exists", "not_exists", "in", "contains"]
-    value: Any = None
+    value: UserValue = None
 
 
 class TaskDefinition(_Strict):
@@ -57,9 +92,9 @@ class TaskDefinition(_Strict):
         max_length=64,
         description="Task type (alias: task_type); absent means `pass`",
     )
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: UserObject = Field(default_factory=dict)
     retry: RetryPolicy | None = None
-    timeout_seconds: Annotated[int, Field(ge=1, le=900)] | None = None
+    timeout_seconds: Annotated[Integer, Field(ge=1, le=900)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -90,8 +125,8 @@ class FlowDefinition(_Strict):
     start_task: Annotated[str, Field(min_length=1, max_length=80)]
     tasks: Annotated[list[TaskDefinition], Field(min_length=1, max_length=MAX_TASKS)]
     conditions: Annotated[list[Condition], Field(max_length=MAX_CONDITIONS)] = Field(default_factory=list)
-    max_transitions: Annotated[int, Field(ge=1, le=MAX_TRANSITIONS_LIMIT)] = _FLOW["max_transitions"]
-    timeout_seconds: Annotated[int, Field(ge=1, le=31_536_000)] | None = None
+    max_transitions: Annotated[Integer, Field(ge=1, le=MAX_TRANSITIONS_LIMIT)] = _FLOW["max_transitions"]
+    timeout_seconds: Annotated[Integer, Field(ge=1, le=31_536_000)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -109,17 +144,34 @@ class FlowDefinition(_Strict):
         return domain.FlowSpec.from_document(self.document())
 
 
+_JSON_TYPES = {"execution_id": "string", "flow_id": "string", "input": "object"}
+
+
+def _given(field: str, but_not: tuple[str, ...] = ("execution_id",)) -> dict[str, Any]:
+    """JSON Schema for "`field` is given (not null), and none of `but_not` is"."""
+
+    def present(name: str) -> dict[str, Any]:
+        return {"required": [name], "properties": {name: {"type": _JSON_TYPES[name]}}}
+
+    return {**present(field), "not": {"anyOf": [present(name) for name in but_not]}}
+
+
 class ExecuteRequest(BaseModel):
-    """Seed route: start a CREATED execution by `execution_id`, or run a stored flow by `flow_id`."""
+    """Seed route: start a CREATED execution by `execution_id`, or run a stored flow by `flow_id` (with an
+    optional `input`); exactly one of the two (400 otherwise, as the route has always answered)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"oneOf": [_given("execution_id", but_not=("flow_id", "input")), _given("flow_id")]},
+    )
 
-    execution_id: str | None = Field(default=None, max_length=64)
+    execution_id: str | None = Field(default=None, pattern=EXECUTION_ID_PATTERN)
     flow_id: str | None = Field(default=None, pattern=FLOW_ID_PATTERN)
-    input: dict[str, Any] | None = None
+    input: UserObject | None = None
 
 
 class StartRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    input: dict[str, Any] | None = None
+    input: UserObject | None = None

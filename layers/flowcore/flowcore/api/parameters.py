@@ -14,7 +14,10 @@ from flowcore.tasks.base import Param
 
 @cache
 def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
-    """The pydantic model that checks `declared`; parameters it does not declare are kept."""
+    """The pydantic model that checks `declared`; parameters it does not declare are kept.
+
+    Strict: a declared parameter must already have its type (`"5"` is not a number of seconds, `true` is not a
+    failure rate); an int is a float, as JSON has one kind of number."""
     fields: dict[str, Any] = {
         param.name: (
             param.kind,
@@ -24,6 +27,7 @@ def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
                 le=param.le,
                 max_length=param.max_length,
                 description=param.description,
+                strict=True,
             ),
         )
         for param in declared

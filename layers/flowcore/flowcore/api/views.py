@@ -1,11 +1,18 @@
-"""The documents the API answers with, built from records: the status document, history, summaries."""
+"""The documents the API answers with, built from records: summaries, and the status document."""
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from typing import Any
 
 from flowcore.domain.records import ExecutionRecord, FlowHead, FlowRecord, RunRecord
 from flowcore.domain.statuses import OPEN_RUN_STATUSES, ExecutionStatus, TaskStatus
+
+
+def output_json(output: Any) -> str:
+    """An output as JSON, as it is stored and answered: its size is what the bounds count."""
+    return json.dumps(output, separators=(",", ":"), default=str)
 
 
 def flow_summary(flow: FlowRecord) -> dict[str, Any]:
@@ -36,12 +43,55 @@ def execution_summary(execution: ExecutionRecord) -> dict[str, Any]:
     }
 
 
-def _run_result(run: RunRecord) -> dict[str, Any]:
+#: The status document's bound (README, "Status document"): one entry per task (a flow has at most
+#: MAX_TASKS), the last MAX_PATH steps of the path with its length, counts per status, and task outputs inline
+#: while they add up to at most MAX_INLINE_OUTPUT_BYTES (then `output_omitted`; the history has each output).
+MAX_PATH = 100
+MAX_INLINE_OUTPUT_BYTES = 256_000
+
+
+class StatusFold:
+    """An execution's runs folded, page by page, into what its status document shows, so that neither the
+    document nor the memory it takes grows with the number of runs: the latest run of each task, the run
+    counts per status, the last steps of the path, and the tasks that completed, in the order they first did."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, RunRecord] = {}
+        self.counts: dict[str, int] = {}
+        self.path: deque[str] = deque(maxlen=MAX_PATH)
+        self.total = 0
+        self.completed: dict[str, None] = {}
+        self.first_open: str | None = None
+        self.last: RunRecord | None = None
+
+    def add(self, runs: list[RunRecord]) -> None:
+        """Fold in the next runs, in path order."""
+        for run in runs:
+            name = run.ref.task_name
+            self.latest[name] = run
+            self.counts[run.status] = self.counts.get(run.status, 0) + 1
+            self.path.append(name)
+            self.total += 1
+            if run.status is TaskStatus.SUCCESS:
+                self.completed.setdefault(name)
+            if self.first_open is None and run.status in OPEN_RUN_STATUSES:
+                self.first_open = name
+            if self.last is None or run.ref.seq >= self.last.ref.seq:
+                self.last = run
+
+
+def _run_result(run: RunRecord, inline: bool = True) -> dict[str, Any]:
+    """One task's entry in `task_results`: the original's fields (`data` is the output, `timestamp` when the
+    result was recorded) and ours."""
+    output = run.output if inline else None
     return {
         "task_name": run.ref.task_name,
         "status": run.status,
         "message": run.message or None,
-        "output": run.output,
+        "data": output,
+        "output": output,
+        "output_omitted": not inline,
+        "timestamp": run.ended_at or run.started_at,
         "error": run.error or None,
         "attempts": run.attempt,
         "execution_time": run.duration_ms / 1000 if run.duration_ms is not None else None,
@@ -55,7 +105,10 @@ def _pending(task_name: str) -> dict[str, Any]:
         "task_name": task_name,
         "status": TaskStatus.PENDING,
         "message": None,
+        "data": None,
         "output": None,
+        "output_omitted": False,
+        "timestamp": None,
         "error": None,
         "attempts": 0,
         "execution_time": None,
@@ -64,15 +117,26 @@ def _pending(task_name: str) -> dict[str, Any]:
     }
 
 
-def status_document(execution: ExecutionRecord, runs: list[RunRecord], upcoming: str | None = None) -> dict[str, Any]:
-    """The status document of DESIGN §5. `upcoming`, a task whose run item is not written yet (the start
+def _task_results(latest: dict[str, RunRecord]) -> dict[str, Any]:
+    """The latest run of each task, outputs inline while their budget lasts."""
+    results: dict[str, Any] = {}
+    budget = MAX_INLINE_OUTPUT_BYTES
+    for name, run in latest.items():
+        size = len(output_json(run.output)) if run.output is not None else 0
+        inline = size <= budget
+        budget -= size if inline else 0
+        results[name] = _run_result(run, inline)
+    return results
+
+
+def status_document(execution: ExecutionRecord, runs: StatusFold, upcoming: str | None = None) -> dict[str, Any]:
+    """The status document, within its bound. `upcoming`, a task whose run item is not written yet (the start
     task, or the next task of a chain), stands in as PENDING."""
-    task_results = {run.ref.task_name: _run_result(run) for run in runs}
-    path = [run.ref.task_name for run in runs]
+    task_results = _task_results(runs.latest)
+    path = list(runs.path)
     if upcoming is not None:
-        path.append(upcoming)
+        path = [*path, upcoming][-MAX_PATH:]
         task_results[upcoming] = _pending(upcoming)
-    active = [run.ref.task_name for run in runs if run.status in OPEN_RUN_STATUSES]
     running = execution.status is ExecutionStatus.RUNNING
     return {
         "execution_id": execution.execution_id,
@@ -80,32 +144,22 @@ def status_document(execution: ExecutionRecord, runs: list[RunRecord], upcoming:
         "flow_version": execution.flow_version,
         "flow_name": execution.flow_name,
         "status": execution.status,
-        "current_task": (upcoming or (active[0] if active else None)) if running else None,
-        "completed_tasks": [run.ref.task_name for run in runs if run.status is TaskStatus.SUCCESS],
+        "current_task": (upcoming or runs.first_open) if running else None,
+        "completed_tasks": list(runs.completed),
         "path": path,
+        "path_total": runs.total + (upcoming is not None),
+        "run_counts": runs.counts,
         "created_at": execution.created_at,
         "started_at": execution.started_at,
         "ended_at": execution.ended_at,
         "error": execution.error,
         "input": execution.input,
         "task_results": task_results,
+        "links": execution_links(execution.execution_id),
     }
 
 
-def history_document(execution: ExecutionRecord, runs: list[RunRecord]) -> dict[str, Any]:
-    return {
-        "execution_id": execution.execution_id,
-        "status": execution.status,
-        "events": [
-            {
-                "seq": run.ref.seq,
-                "task_name": run.ref.task_name,
-                "status": run.status,
-                "attempts": run.attempt,
-                "started_at": run.started_at,
-                "ended_at": run.ended_at,
-                "error": run.error or None,
-            }
-            for run in runs
-        ],
-    }
+def execution_links(execution_id: str) -> dict[str, str]:
+    """Where the rest of an execution is read: the flow version it ran (kept also after its flow is
+    deleted), and every attempt of every task."""
+    return {"flow": f"/executions/{execution_id}/flow", "history": f"/executions/{execution_id}/history"}

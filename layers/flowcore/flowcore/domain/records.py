@@ -65,13 +65,15 @@ class FlowRecord:
 
 @dataclass(frozen=True, slots=True)
 class FlowHead:
-    """A flow as listed: its latest version and when it changed."""
+    """A flow as listed: its latest version and when it changed. A deleted flow keeps its head (with
+    `deleted_at`), so that its version numbers are never given again."""
 
     flow_id: str
     name: str
     latest_version: int
     created_at: str
     updated_at: str
+    deleted_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,15 @@ from typing import Any
 
 from flowcore.adapters.dynamodb import execution_writes, expressions, keys
 from flowcore.adapters.dynamodb.codec import execution_from, execution_item, s
-from flowcore.adapters.dynamodb.paging import decode_cursor, encode_cursor
+from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cursor
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Refused, Table, Update
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.records import BranchChange, ExecutionRecord
 from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, ExecutionEvent, ExecutionStatus
+
+#: A position in a flow's executions: an execution item as GSI1 holds it.
+_LISTED_EXECUTION = KeyShape(("pk", "sk", "gsi1pk", "gsi1sk"))
 
 
 class DynamoExecutionRepository:
@@ -59,11 +62,12 @@ class DynamoExecutionRepository:
             params["FilterExpression"] = "#status = :status"
             params["ExpressionAttributeNames"] = {"#status": "status"}
             params["ExpressionAttributeValues"][":status"] = s(status)
-        start = decode_cursor(cursor)
+        query = f"executions:{flow_id}:{status or ''}"
+        start = decode_cursor(cursor, query, _LISTED_EXECUTION, lambda position: _listed_under(position, flow_id))
         if start:
             params["ExclusiveStartKey"] = start
         items, last = self._table.query_page(**params)
-        return [execution_from(item) for item in items], encode_cursor(last)
+        return [execution_from(item) for item in items], encode_cursor(last, query)
 
     def has_active(self, flow_id: str) -> bool:
         condition, values = expressions.status_in(tuple(sorted(ACTIVE_EXECUTION_STATUSES)), "active")
@@ -107,3 +111,14 @@ class DynamoExecutionRepository:
         except Refused:
             return False
         return True
+
+
+def _listed_under(position: dict[str, str], flow_id: str) -> bool:
+    """A position among `flow_id`'s executions: its index keys are that flow's, and name the execution item."""
+    created_at, _, execution_id = position["gsi1sk"].rpartition("#")
+    return (
+        position["gsi1pk"] == keys.flow_pk(flow_id)
+        and position["sk"] == keys.META
+        and bool(created_at and execution_id)
+        and position["pk"] == keys.execution_pk(execution_id)
+    )

@@ -11,6 +11,7 @@ from typing import Any
 
 from flowcore.adapters.dynamodb import execution_writes, expressions, keys, run_writes
 from flowcore.adapters.dynamodb.codec import run_from, s
+from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cursor
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update
 from flowcore.domain.branches import NewRun
@@ -22,6 +23,8 @@ from flowcore.domain.statuses import ABSENT, RunEvent, run_sources
 _REFUSED = "ConditionalCheckFailed"
 #: Runs a cancel stops: those that wait for a dispatch or a timer (a claimed run finishes on its own).
 _CANCELLABLE = frozenset(state for state in run_sources(RunEvent.CANCEL) if state != ABSENT)
+#: A position among an execution's runs: a run item's key.
+_RUN_POSITION = KeyShape(("pk", "sk"))
 
 
 class DynamoRunRepository:
@@ -40,6 +43,26 @@ class DynamoRunRepository:
             ConsistentRead=True,
         )
         return [run_from(item) for item in items]
+
+    def runs_page(self, execution_id: str, limit: int, cursor: str | None) -> tuple[list[RunRecord], str | None]:
+        """Up to `limit` runs in path order from `cursor`, strongly consistent as `list_runs`. One more than
+        asked is read, so that the last page says so (no cursor) instead of leading to an empty page."""
+        pk = keys.execution_pk(execution_id)
+        query = f"runs:{execution_id}"
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :run)",
+            "ExpressionAttributeValues": {":pk": s(pk), ":run": s(keys.RUN_PREFIX)},
+            "ConsistentRead": True,
+            "Limit": limit + 1,
+        }
+        start = decode_cursor(cursor, query, _RUN_POSITION, lambda position: _run_of(position, pk))
+        if start:
+            params["ExclusiveStartKey"] = start
+        items, last = self._table.query_page(**params)
+        if len(items) > limit:
+            items = items[:limit]
+            last = {"pk": s(items[-1]["pk"]), "sk": s(items[-1]["sk"])}
+        return [run_from(item) for item in items], encode_cursor(last, query)
 
     def hand_off(self, ref: RunRef) -> bool:
         return self._create(ref, RunEvent.HAND_OFF)
@@ -145,3 +168,12 @@ def _conflict(cancelled: Cancelled, successors: tuple[NewRun, ...], with_branche
     if taken:
         return SuccessorsExist(taken)
     return StoreUnavailable(f"the commit was refused ({', '.join(codes)}); it will be retried")
+
+
+def _run_of(position: dict[str, str], pk: str) -> bool:
+    """A position among the runs of the execution whose partition is `pk`."""
+    try:
+        keys.parse_run_sk(position["sk"])
+    except ValueError:
+        return False
+    return position["pk"] == pk
