@@ -20,6 +20,7 @@ from typing import Any, Self
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local import moto_patches
 from local.containers import reset_containers
 from local.esm import Handler, QueuePump, StreamPump, sqs_failure_sink
 from local.poller import Poller
@@ -277,6 +278,7 @@ class LocalRuntime:
         self._api_thread.start()
 
     def _start_moto(self) -> None:
+        moto_patches.apply()
         moto = _MotoServer(self.host, self._moto_port)
         moto.start()
         if moto.error is not None:
