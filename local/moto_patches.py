@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
@@ -35,7 +36,7 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
@@ -233,6 +234,12 @@ def _shard_get(self: StreamShard, start: int, quantity: int) -> list[dict[str, A
 def _created(record: Any) -> datetime:
     stamp: datetime = record.record["dynamodb"]["ApproximateCreationDateTime"]
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def table_of(name: str, region: str) -> Table:
+    """The table `name` of moto's default account (the one the local stack's fake credentials reach)."""
+    table: Table = dynamodb_backends[DEFAULT_ACCOUNT_ID][region].get_table(name)
+    return table
 
 
 def trim_stream(shard: StreamShard, keep_from: int | None, now: datetime | None = None) -> int:

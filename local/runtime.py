@@ -24,6 +24,7 @@ from local import moto_patches
 from local.containers import reset_containers
 from local.esm import Handler, QueuePump, StreamPump, sqs_failure_sink
 from local.poller import Poller
+from local.retention import StreamRetention, TrimmingPump
 from local.server import ApiServer
 from local.stack import FAKE_CREDENTIALS, REGION, LocalStack, create_stack
 from local.streams import StreamCursor
@@ -62,12 +63,12 @@ class _OneAtATime:
     table taken before it, dropping what other requests wrote meanwhile.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, lock: threading.Lock) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self.lock = lock  # also held by whatever changes moto's state from outside a request (trims, saves)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        with self._lock:
+        with self.lock:
             result = self._app(environ, start_response)
             try:
                 return list(result)
@@ -83,11 +84,12 @@ class _MotoServer(ThreadedMotoServer):
     def __init__(self, host: str, port: int) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self.error: BaseException | None = None
+        self.lock = threading.Lock()
 
     def start(self) -> None:
         super().start()
         if self._server is not None:
-            self._server.app = _OneAtATime(self._server.app)
+            self._server.app = _OneAtATime(self._server.app, self.lock)
 
     def _server_entry(self) -> None:
         try:
@@ -122,7 +124,7 @@ def _logged(function_name: str, handler: Handler) -> Handler:
     return invoke
 
 
-def _reported(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+def _reported(sink: Callable[[dict[str, Any]], None], retention: StreamRetention) -> Callable[[dict[str, Any]], None]:
     def send(message: dict[str, Any]) -> None:
         info = message["DDBStreamBatchInfo"]
         log.error(
@@ -132,7 +134,12 @@ def _reported(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any
             info["startSequenceNumber"],
             info["endSequenceNumber"],
         )
-        sink(message)
+        retention.pin(message)  # the failure handler reads these records again when it takes the message
+        try:
+            sink(message)
+        except Exception:
+            retention.unpin(json.dumps(message))
+            raise
 
     return send
 
@@ -183,6 +190,7 @@ class LocalRuntime:
         self._pollers: list[Poller] = []
         self.stack: LocalStack | None = None
         self.pump: StreamPump | None = None
+        self.retention: StreamRetention | None = None
         self._holds_process = False
 
     # -- addresses ------------------------------------------------------------------------------------
@@ -233,7 +241,7 @@ class LocalRuntime:
         if not LocalRuntime._running.acquire(blocking=False):
             raise RuntimeError("a local stack is already running in this process")
         self._holds_process = True
-        self._start_moto()
+        moto = self._start_moto()
         self._set_environment(self._aws_environment())
         session = boto3.session.Session(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -250,16 +258,28 @@ class LocalRuntime:
             use_console_format(self._log_level)
         _warm_up()
 
+        self._start_pollers(session, moto)
+        self._api_thread = threading.Thread(target=self._api.serve_forever, name="api-server", daemon=True)
+        self._api_thread.start()
+
+    def _start_pollers(self, session: boto3.session.Session, moto: _MotoServer) -> None:
+        """The event sources: the stream into the runner (trimmed behind it), the failure queue into its handler."""
         from functions.failure_handler import app as failure_app
         from functions.task_runner import app as runner_app
 
+        assert self.stack is not None
         sqs = session.client("sqs", endpoint_url=self.moto_url)
+        cursor = StreamCursor(session.client("dynamodbstreams", endpoint_url=self.moto_url))
+        table_name = self.stack.table_name
+        self.retention = StreamRetention(
+            cursor, lambda: moto_patches.table_of(table_name, REGION).stream_shard, moto.lock
+        )
         self.pump = StreamPump(
-            StreamCursor(session.client("dynamodbstreams", endpoint_url=self.moto_url)),
+            cursor,
             self.stack.stream_arn,
             _logged("TaskRunnerFunction", runner_app.lambda_handler),
             self.stack.spec.mapping,
-            on_failure=_reported(sqs_failure_sink(sqs, self.stack.queue_url)),
+            on_failure=_reported(sqs_failure_sink(sqs, self.stack.queue_url), self.retention),
         )
         failures = QueuePump(
             sqs,
@@ -267,17 +287,16 @@ class LocalRuntime:
             self.stack.queue_arn,
             _logged("FailureHandlerFunction", failure_app.lambda_handler),
             "FailureHandlerFunction",
+            on_done=self.retention.unpin,
         )
         self._pollers = [
-            Poller("stream-poller", self.pump, self._poll_interval),
+            Poller("stream-poller", TrimmingPump(self.pump, self.retention), self._poll_interval),
             Poller("failure-queue-poller", failures, max(self._poll_interval, 0.5)),
         ]
         for poller in self._pollers:
             poller.start()
-        self._api_thread = threading.Thread(target=self._api.serve_forever, name="api-server", daemon=True)
-        self._api_thread.start()
 
-    def _start_moto(self) -> None:
+    def _start_moto(self) -> _MotoServer:
         moto_patches.apply()
         moto = _MotoServer(self.host, self._moto_port)
         moto.start()
@@ -288,6 +307,7 @@ class LocalRuntime:
         # server, on the port MOTO_PORT names (5000 otherwise).
         self._saved_sfn_config = self._moto_config().get("stepfunctions")
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
+        return moto
 
     def _moto_config(self, change: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(change).encode() if change is not None else None
