@@ -14,6 +14,11 @@ and the tests' in-process accounts call it too, so both run the same DynamoDB.
 3. DynamoDB Streams keeps every shard iterator it ever issued (each `GetRecords` issues one more), a few
    kilobytes per poll. Here they expire 15 minutes after they are issued, as DynamoDB's do, and at most
    `MAX_LIVE_ITERATORS` live at once (the oldest expire first).
+4. Every moto model object is appended to a class-wide list when it is created (`BaseModel.__new__`), for the
+   dashboard's `/moto-api/data.json`, and stays there until moto is reset. For DynamoDB items that is every
+   version of every item ever written, every copy a query or scan answers with, and every copy of the table
+   a transaction took: none of them can be freed. Items, stream records and shard iterators are not listed
+   here (the dashboard still lists tables, queues and the rest).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
 #: DynamoDB Streams keeps a record for 24 hours.
@@ -61,6 +66,9 @@ def apply() -> None:
     StreamShard.get = _shard_get  # type: ignore[method-assign]
     ShardIterator.__init__ = _iterator_init(ShardIterator.__init__)  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
+    for model in _UNTRACKED:
+        model.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign,assignment]
+        model.instances_tracked.clear()  # type: ignore[attr-defined]
     _applied.append("moto")
 
 
@@ -294,3 +302,13 @@ def _expire_iterators(iterators: dict[str, ShardIterator]) -> None:
         if len(iterators) <= MAX_LIVE_ITERATORS and getattr(iterators[oldest], "issued_at", 0.0) >= deadline:
             return
         del iterators[oldest]
+
+
+# -- 4. objects made by the million are not listed for the dashboard ----------------------------------------
+
+_UNTRACKED: tuple[type, ...] = (Item, StreamRecord, ShardIterator)
+
+
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """`object.__new__`, without BaseModel's append to `cls.instances_tracked`."""
+    return object.__new__(cls)

@@ -286,3 +286,18 @@ def test_shard_iterators_expire_oldest_first(harness: Harness, monkeypatch: pyte
     with pytest.raises(ClientError) as expired:
         streams.get_records(ShardIterator=oldest)
     assert expired.value.response["Error"]["Code"] == "ExpiredIteratorException"
+
+
+def test_items_records_and_iterators_are_not_kept_for_the_dashboard(harness: Harness) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.dynamodbstreams.models import ShardIterator
+
+    seed(harness)
+    stream_records(harness)
+    everything(harness)
+
+    assert Item.instances_tracked == []
+    assert StreamRecord.instances_tracked == []
+    assert ShardIterator.instances_tracked == []
+    assert moto_table(harness) in Table.instances_tracked  # the dashboard still lists tables
