@@ -8,11 +8,15 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 log = logging.getLogger("local")
 
 EXIT_PORT_UNAVAILABLE = 2
+#: Where `make run` keeps its data unless told otherwise: `.local-data/` in the checkout (ignored by git).
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local-data"
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def _port(raw: str) -> int:
@@ -35,6 +39,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="moto server port (env MOTO_PORT; 5000)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address both servers listen on (127.0.0.1)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("FLOW_MANAGER_DATA") or DEFAULT_DATA_DIR),
+        help="folder the flows and executions are saved in and loaded from (env FLOW_MANAGER_DATA; .local-data/)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        default=os.environ.get("FLOW_MANAGER_FRESH", "").lower() in _TRUE,
+        help="start empty; the last save is kept beside it as .previous (env FLOW_MANAGER_FRESH=1)",
+    )
+    parser.add_argument(
+        "--save-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between two saves while running (60); the stack also saves on a clean stop",
+    )
     parser.add_argument(
         "--log-level",
         default=os.environ.get("LOG_LEVEL", "INFO"),
@@ -77,7 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     configure_local(args.log_level)
     if signals.received:
         return 0
-    runtime = LocalRuntime(port=args.port, moto_port=args.moto_port, host=args.host, log_level=args.log_level)
+    runtime = LocalRuntime(
+        port=args.port,
+        moto_port=args.moto_port,
+        host=args.host,
+        log_level=args.log_level,
+        data_dir=args.data_dir,
+        fresh=args.fresh,
+        save_interval=args.save_every,
+    )
     try:
         runtime.start()
     except PortUnavailable as error:

@@ -15,6 +15,7 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Self
 
 import boto3
@@ -22,7 +23,8 @@ from moto.server import ThreadedMotoServer
 
 from local import moto_patches
 from local.containers import reset_containers
-from local.esm import Handler, QueuePump, StreamPump, sqs_failure_sink
+from local.datastore import DataFolder, Keeper
+from local.esm import Handler, QueuePump, StreamPump, passes, sqs_failure_sink
 from local.poller import Poller
 from local.retention import StreamRetention, TrimmingPump
 from local.server import ApiServer
@@ -175,7 +177,12 @@ class LocalRuntime:
         stack_name: str = "flow-manager-local",
         poll_interval: float = 0.05,
         log_level: str | None = None,
+        data_dir: Path | None = None,
+        fresh: bool = False,
+        save_interval: float = 60.0,
     ) -> None:
+        """`data_dir`: load the data saved there on start and save into it periodically and on stop (None: keep
+        nothing, as the tests do); `fresh`: start empty, setting the last save aside."""
         self.host = host
         self._port = port
         self._moto_port = moto_port
@@ -191,6 +198,10 @@ class LocalRuntime:
         self.stack: LocalStack | None = None
         self.pump: StreamPump | None = None
         self.retention: StreamRetention | None = None
+        self._data = DataFolder(data_dir) if data_dir is not None else None
+        self._fresh = fresh
+        self._save_interval = save_interval
+        self.keeper: Keeper | None = None
         self._holds_process = False
 
     # -- addresses ------------------------------------------------------------------------------------
@@ -258,9 +269,45 @@ class LocalRuntime:
             use_console_format(self._log_level)
         _warm_up()
 
+        if self._data is not None:
+            self.keeper = self._open_data(self._data, session, moto)
         self._start_pollers(session, moto)
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api-server", daemon=True)
         self._api_thread.start()
+
+    def _open_data(self, folder: DataFolder, session: boto3.session.Session, moto: _MotoServer) -> Keeper:
+        """Load the last save into the new stack (or set it aside for a fresh start)."""
+        assert self.stack is not None
+        stack = self.stack
+
+        def dispatches(image: dict[str, Any]) -> bool:
+            return passes(stack.spec.mapping.filters, {"eventName": "INSERT", "dynamodb": {"NewImage": image}})
+
+        keeper = Keeper(
+            folder,
+            lambda: moto_patches.table_of(stack.table_name, REGION),
+            moto.lock,
+            session.client("stepfunctions", endpoint_url=self.moto_url),
+            stack.state_machine_arn,
+            dispatches,
+            self._save_interval,
+        )
+        every = f"saved every {self._save_interval:.0f} s and on stop"
+        if self._fresh:
+            previous = folder.set_aside()
+            kept = f"; the last save is kept as {previous}" if previous else ""
+            log.info("data: %s (starting empty%s; %s)", folder.folder, kept, every)
+        else:
+            items, redispatched, timers = keeper.load()
+            log.info(
+                "data: %s (%d item(s) loaded, %d run(s) re-dispatched, %d timer(s); %s)",
+                folder.folder,
+                items,
+                redispatched,
+                timers,
+                every,
+            )
+        return keeper
 
     def _start_pollers(self, session: boto3.session.Session, moto: _MotoServer) -> None:
         """The event sources: the stream into the runner (trimmed behind it), the failure queue into its handler."""
@@ -293,6 +340,8 @@ class LocalRuntime:
             Poller("stream-poller", TrimmingPump(self.pump, self.retention), self._poll_interval),
             Poller("failure-queue-poller", failures, max(self._poll_interval, 0.5)),
         ]
+        if self.keeper is not None:
+            self._pollers.append(Poller("data-saver", self.keeper, min(self._save_interval, 1.0)))
         for poller in self._pollers:
             poller.start()
 
@@ -354,6 +403,9 @@ class LocalRuntime:
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
+        if self.keeper is not None:
+            self._save_on_stop(self.keeper)
+            self.keeper = None
         if self._moto is not None:
             self._stop_moto(self._moto)
             self._moto = None
@@ -368,6 +420,15 @@ class LocalRuntime:
         if self._holds_process:
             self._holds_process = False
             LocalRuntime._running.release()
+
+    @staticmethod
+    def _save_on_stop(keeper: Keeper) -> None:
+        try:
+            count = keeper.save()
+        except Exception:  # the stop goes on: moto and the ports must be released whatever happens here
+            log.exception("could not save the data to %s", keeper.folder.path)
+        else:
+            log.info("saved %d item(s) to %s", count, keeper.folder.path)
 
     def _stop_moto(self, moto: _MotoServer) -> None:
         try:  # leave the process's moto state as it was: the tests share it with in-process mocks
