@@ -13,12 +13,13 @@ PYTEST_ARGS ?=
 # Lambda puts the layer's code on the path (/opt/python); here the layer is a folder of the checkout.
 export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
-.PHONY: help run test lint typecheck sam-check unit faults bench clean
+.PHONY: help run test lint typecheck sam-check unit faults soak bench clean
 
 help:
 	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto"
 	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
 	@echo "make faults - the fault-injection suite alone"
+	@echo "make soak   - the local stack under a day's load for a few minutes: asserts it stays under 1 GB RSS"
 	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
 
 $(STAMP): requirements-dev.txt constraints.txt
@@ -56,6 +57,9 @@ faults: $(STAMP)
 
 test: lint typecheck sam-check
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+soak: $(STAMP)
+	$(BIN)/pytest -m soak -s tests/soak $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
