@@ -19,11 +19,16 @@ and the tests' in-process accounts call it too, so both run the same DynamoDB.
    version of every item ever written, every copy a query or scan answers with, and every copy of the table
    a transaction took: none of them can be freed. Items, stream records and shard iterators are not listed
    here (the dashboard still lists tables, queues and the rest).
+5. A `Query` on the table (not an index) walks and sorts every item of the table to find the one partition it
+   reads: O(table) per call, a second and more for a large execution's status on a table of 10,000 runs. Here
+   it is given the partition's items alone, which it then sorts and filters as before.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +71,8 @@ def apply() -> None:
     StreamShard.get = _shard_get  # type: ignore[method-assign]
     ShardIterator.__init__ = _iterator_init(ShardIterator.__init__)  # type: ignore[method-assign]
     DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
+    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
+    Table.all_items = _all_items_or_partition(Table.all_items)  # type: ignore[method-assign,assignment]
     for model in _UNTRACKED:
         model.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign,assignment]
         model.instances_tracked.clear()  # type: ignore[attr-defined]
@@ -312,3 +319,43 @@ _UNTRACKED: tuple[type, ...] = (Item, StreamRecord, ShardIterator)
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     """`object.__new__`, without BaseModel's append to `cls.instances_tracked`."""
     return object.__new__(cls)
+
+
+# -- 5. a query on the table reads its partition, not the whole table ---------------------------------------
+
+_reading = threading.local()  # .partition: (table, hash key) of the query under way on this thread
+
+
+def _partition_query(original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        hash_key = bound.arguments.get("hash_key")
+        if bound.arguments.get("index_name") or hash_key is None:
+            return original(self, *args, **kwargs)
+        _reading.partition = (self, hash_key)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _reading.partition = None
+
+    return query
+
+
+def _all_items_or_partition(original: Callable[[Table], list[Item]]) -> Callable[[Table], list[Item]]:
+    """`all_items`, except inside a table query on this thread: that query's partition (moto's query keeps only
+    the items of its hash key from what this returns, then sorts them by range key itself)."""
+
+    def all_items(self: Table) -> list[Item]:
+        reading = getattr(_reading, "partition", None)
+        if reading is None or reading[0] is not self:
+            return original(self)
+        bucket = self.items.get(reading[1])
+        if bucket is None:
+            return []
+        if isinstance(bucket, Item):
+            return [bucket]
+        return list(bucket.values())
+
+    return all_items

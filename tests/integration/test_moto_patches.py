@@ -301,3 +301,40 @@ def test_items_records_and_iterators_are_not_kept_for_the_dashboard(harness: Har
     assert StreamRecord.instances_tracked == []
     assert ShardIterator.instances_tracked == []
     assert moto_table(harness) in Table.instances_tracked  # the dashboard still lists tables
+
+
+# -- queries read their partition ------------------------------------------------------------------------------
+
+
+def test_a_query_reads_its_partition_only_and_answers_as_before(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = harness.stack.table_name
+    for execution in ("a", "b", "c"):
+        for seq in range(5):
+            harness.dynamodb.put_item(TableName=name, Item=item(f"EXEC#{execution}", f"RUN#{seq:06d}#t", status="S"))
+    sizes: list[int] = []
+    all_items = Table.all_items  # as patched: the partition, inside a table query
+
+    def spy(table: Table) -> Any:
+        found = all_items(table)
+        sizes.append(len(found))
+        return found
+
+    monkeypatch.setattr(Table, "all_items", spy)
+    query = {"TableName": name, "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": s("EXEC#b")}}
+    first = harness.dynamodb.query(**query, Limit=3, ScanIndexForward=False)
+    second = harness.dynamodb.query(
+        **query, Limit=3, ScanIndexForward=False, ExclusiveStartKey=first["LastEvaluatedKey"]
+    )
+    whole = harness.dynamodb.query(**query, ScanIndexForward=False)
+
+    assert sizes == [5, 5, 5]  # each query saw its partition's 5 items, not the table's 15
+    sort_keys = [entry["sk"]["S"] for entry in first["Items"] + second["Items"]]
+    assert (
+        sort_keys == [entry["sk"]["S"] for entry in whole["Items"]] == [f"RUN#{seq:06d}#t" for seq in range(4, -1, -1)]
+    )
+    assert "LastEvaluatedKey" not in second
+    nothing = {**query, "ExpressionAttributeValues": {":pk": s("EXEC#none")}}
+    assert harness.dynamodb.query(**nothing)["Items"] == []
+    assert len(everything(harness)) == 15  # a scan still reads every partition
