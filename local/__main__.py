@@ -14,6 +14,7 @@ from types import FrameType
 log = logging.getLogger("local")
 
 EXIT_PORT_UNAVAILABLE = 2
+EXIT_DATA_UNREADABLE = 3
 #: Where `make run` keeps its data unless told otherwise: `.local-data/` in the checkout (ignored by git).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local-data"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     signals = _StopSignals()  # before the slow imports below, so an early Ctrl-C is a clean stop too
 
     from local.logs import configure_local
-    from local.runtime import LocalRuntime, PortUnavailable
+    from local.runtime import DataUnreadable, LocalRuntime, PortUnavailable
 
     configure_local(args.log_level)
     if signals.received:
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     except PortUnavailable as error:
         sys.stderr.write(f"flow-manager: {error}\n")  # one plain line, no traceback
         return EXIT_PORT_UNAVAILABLE
+    except DataUnreadable as error:
+        sys.stderr.write(f"flow-manager: {error}\n")
+        return EXIT_DATA_UNREADABLE
     try:
         if not signals.received:
             log.info("press Ctrl-C to stop")

@@ -44,6 +44,10 @@ class PortUnavailable(RuntimeError):
     """A port the stack needs cannot be listened on; the message says which and what to do."""
 
 
+class DataUnreadable(RuntimeError):
+    """The data folder's last save cannot be loaded; the message says which file and what to do."""
+
+
 def _unavailable(error: OSError, role: str, host: str, port: int, flag: str) -> PortUnavailable:
     if error.errno == errno.EADDRINUSE:
         return PortUnavailable(f"port {port} ({role}) is already in use; stop what uses it or pick another with {flag}")
@@ -298,7 +302,12 @@ class LocalRuntime:
             kept = f"; the last save is kept as {previous}" if previous else ""
             log.info("data: %s (starting empty%s; %s)", folder.folder, kept, every)
         else:
-            items, redispatched, timers = keeper.load()
+            try:
+                items, redispatched, timers = keeper.load()
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise DataUnreadable(
+                    f"cannot load {folder.path}: {error}; start with --fresh to set it aside and start empty"
+                ) from error
             log.info(
                 "data: %s (%d item(s) loaded, %d run(s) re-dispatched, %d timer(s); %s)",
                 folder.folder,

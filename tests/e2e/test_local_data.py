@@ -124,3 +124,17 @@ def test_the_command_says_where_the_data_is(tmp_path: Path) -> None:
     assert f"data: {tmp_path.resolve()}" in output
     assert f"saved 0 item(s) to {tmp_path.resolve() / FILE_NAME}" in output
     assert process.returncode == 0
+
+
+def test_an_unreadable_save_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / FILE_NAME).write_text('{"format": 99}\n')
+    command = [sys.executable, "-m", "local", "--port", "0", "--moto-port", "0", "--data-dir", str(tmp_path)]
+
+    finished = subprocess.run(
+        command, check=False, cwd=ROOT, env=command_environment(), capture_output=True, text=True, timeout=60
+    )
+
+    assert finished.returncode == 3
+    assert f"flow-manager: cannot load {tmp_path.resolve() / FILE_NAME}" in finished.stderr
+    assert "--fresh" in finished.stderr
+    assert "Traceback" not in finished.stderr
