@@ -30,6 +30,16 @@ def _port(raw: str) -> int:
     return port
 
 
+def _seconds(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {raw!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {raw}")
+    return seconds
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--port", type=_port, default=os.environ.get("PORT", "3000"), help="API port (env PORT; 3000)")
@@ -54,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--save-every",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="seconds between two saves while running (60); the stack also saves on a clean stop",
