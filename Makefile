@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 .PHONY: help run test lint typecheck sam-check unit faults soak bench clean
 
 help:
-	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto"
+	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto; data in .local-data/"
 	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
 	@echo "make faults - the fault-injection suite alone"
 	@echo "make soak   - the local stack under a day's load for a few minutes: asserts it stays under 1 GB RSS"
