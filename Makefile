@@ -15,13 +15,14 @@ FUZZ_EXAMPLES ?= 500
 # Lambda puts the layer's code on the path (/opt/python); here the layer is a folder of the checkout.
 export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
-.PHONY: help run test lint typecheck sam-check unit faults fuzz bench clean
+.PHONY: help run test lint typecheck sam-check unit faults fuzz soak bench clean
 
 help:
-	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto"
+	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto; data in .local-data/"
 	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
 	@echo "make faults - the fault-injection suite alone"
 	@echo "make fuzz   - a longer schemathesis run (every check) against a local stack of its own (FUZZ_EXAMPLES=500)"
+	@echo "make soak   - the local stack under a day's load for a few minutes: asserts it stays under 1 GB RSS"
 	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
 
 $(STAMP): requirements-dev.txt constraints.txt
@@ -62,6 +63,9 @@ fuzz: $(STAMP)
 
 test: lint typecheck sam-check
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+soak: $(STAMP)
+	$(BIN)/pytest -m soak -s tests/soak $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -231,11 +231,11 @@ class ServiceUnderTest:
         from flowcore.observability import logger
         from functions.api import app as api_app
         from functions.task_runner import app as runner_app
-        from local import moto_sfn
+        from local import moto_patches
         from local.esm import StreamPump
         from local.stack import create_stack
 
-        moto_sfn.apply()
+        moto_patches.apply()
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         stack = create_stack()

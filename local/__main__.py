@@ -8,11 +8,16 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 log = logging.getLogger("local")
 
 EXIT_PORT_UNAVAILABLE = 2
+EXIT_DATA_UNREADABLE = 3
+#: Where `make run` keeps its data unless told otherwise: `.local-data/` in the checkout (ignored by git).
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local-data"
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def _port(raw: str) -> int:
@@ -25,6 +30,16 @@ def _port(raw: str) -> int:
     return port
 
 
+def _seconds(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {raw!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {raw}")
+    return seconds
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--port", type=_port, default=os.environ.get("PORT", "3000"), help="API port (env PORT; 3000)")
@@ -35,6 +50,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="moto server port (env MOTO_PORT; 5000)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address both servers listen on (127.0.0.1)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("FLOW_MANAGER_DATA") or DEFAULT_DATA_DIR),
+        help="folder the flows and executions are saved in and loaded from (env FLOW_MANAGER_DATA; .local-data/)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        default=os.environ.get("FLOW_MANAGER_FRESH", "").lower() in _TRUE,
+        help="start empty; the last save is kept beside it as .previous (env FLOW_MANAGER_FRESH=1)",
+    )
+    parser.add_argument(
+        "--save-every",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between two saves while running (60); the stack also saves on a clean stop",
+    )
     parser.add_argument(
         "--log-level",
         default=os.environ.get("LOG_LEVEL", "INFO"),
@@ -72,17 +106,28 @@ def main(argv: list[str] | None = None) -> int:
     signals = _StopSignals()  # before the slow imports below, so an early Ctrl-C is a clean stop too
 
     from local.logs import configure_local
-    from local.runtime import LocalRuntime, PortUnavailable
+    from local.runtime import DataUnreadable, LocalRuntime, PortUnavailable
 
     configure_local(args.log_level)
     if signals.received:
         return 0
-    runtime = LocalRuntime(port=args.port, moto_port=args.moto_port, host=args.host, log_level=args.log_level)
+    runtime = LocalRuntime(
+        port=args.port,
+        moto_port=args.moto_port,
+        host=args.host,
+        log_level=args.log_level,
+        data_dir=args.data_dir,
+        fresh=args.fresh,
+        save_interval=args.save_every,
+    )
     try:
         runtime.start()
     except PortUnavailable as error:
         sys.stderr.write(f"flow-manager: {error}\n")  # one plain line, no traceback
         return EXIT_PORT_UNAVAILABLE
+    except DataUnreadable as error:
+        sys.stderr.write(f"flow-manager: {error}\n")
+        return EXIT_DATA_UNREADABLE
     try:
         if not signals.received:
             log.info("press Ctrl-C to stop")

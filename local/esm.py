@@ -268,12 +268,21 @@ def sqs_failure_sink(sqs: Any, queue_url: str) -> Callable[[dict[str, Any]], Non
 class QueuePump:
     """Lambda's SQS event source, enough for the failure queue: batches of up to ten, partial failures."""
 
-    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, handler: Handler, function_name: str) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        handler: Handler,
+        function_name: str,
+        on_done: Callable[[str], None] | None = None,
+    ) -> None:
         self._sqs = sqs
         self._url = queue_url
         self._arn = queue_arn
         self._handler = handler
         self._function_name = function_name
+        self._on_done = on_done  # told the body of each message the function handled (and that was deleted)
 
     def poll(self) -> int:
         messages = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
@@ -303,6 +312,8 @@ class QueuePump:
         for record in records:
             if record["messageId"] not in failed:
                 self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=record["receiptHandle"])
+                if self._on_done is not None:
+                    self._on_done(record["body"])
         return len(messages)
 
     def drain(self, max_polls: int = 1000) -> int:

@@ -15,15 +15,18 @@ import socket
 import threading
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Self
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local import moto_sfn
+from local import moto_patches
 from local.containers import reset_containers
-from local.esm import Handler, QueuePump, StreamPump, sqs_failure_sink
+from local.datastore import DataFolder, Keeper
+from local.esm import Handler, QueuePump, StreamPump, passes, sqs_failure_sink
 from local.poller import Poller
+from local.retention import StreamRetention, TrimmingPump
 from local.server import ApiServer
 from local.stack import FAKE_CREDENTIALS, REGION, LocalStack, create_stack
 from local.streams import StreamCursor
@@ -39,6 +42,10 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class PortUnavailable(RuntimeError):
     """A port the stack needs cannot be listened on; the message says which and what to do."""
+
+
+class DataUnreadable(RuntimeError):
+    """The data folder's last save cannot be loaded; the message says which file and what to do."""
 
 
 def _unavailable(error: OSError, role: str, host: str, port: int, flag: str) -> PortUnavailable:
@@ -62,12 +69,12 @@ class _OneAtATime:
     table taken before it, dropping what other requests wrote meanwhile.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, lock: threading.Lock) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self.lock = lock  # also held by whatever changes moto's state from outside a request (trims, saves)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        with self._lock:
+        with self.lock:
             result = self._app(environ, start_response)
             try:
                 return list(result)
@@ -83,11 +90,12 @@ class _MotoServer(ThreadedMotoServer):
     def __init__(self, host: str, port: int) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self.error: BaseException | None = None
+        self.lock = threading.Lock()
 
     def start(self) -> None:
         super().start()
         if self._server is not None:
-            self._server.app = _OneAtATime(self._server.app)
+            self._server.app = _OneAtATime(self._server.app, self.lock)
 
     def _server_entry(self) -> None:
         try:
@@ -122,7 +130,7 @@ def _logged(function_name: str, handler: Handler) -> Handler:
     return invoke
 
 
-def _reported(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+def _reported(sink: Callable[[dict[str, Any]], None], retention: StreamRetention) -> Callable[[dict[str, Any]], None]:
     def send(message: dict[str, Any]) -> None:
         info = message["DDBStreamBatchInfo"]
         log.error(
@@ -132,7 +140,12 @@ def _reported(sink: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any
             info["startSequenceNumber"],
             info["endSequenceNumber"],
         )
-        sink(message)
+        retention.pin(message)  # the failure handler reads these records again when it takes the message
+        try:
+            sink(message)
+        except Exception:
+            retention.unpin(json.dumps(message))
+            raise
 
     return send
 
@@ -168,7 +181,12 @@ class LocalRuntime:
         stack_name: str = "flow-manager-local",
         poll_interval: float = 0.05,
         log_level: str | None = None,
+        data_dir: Path | None = None,
+        fresh: bool = False,
+        save_interval: float = 60.0,
     ) -> None:
+        """`data_dir`: load the data saved there on start and save into it periodically and on stop (None: keep
+        nothing, as the tests do); `fresh`: start empty, setting the last save aside."""
         self.host = host
         self._port = port
         self._moto_port = moto_port
@@ -183,6 +201,11 @@ class LocalRuntime:
         self._pollers: list[Poller] = []
         self.stack: LocalStack | None = None
         self.pump: StreamPump | None = None
+        self.retention: StreamRetention | None = None
+        self._data = DataFolder(data_dir) if data_dir is not None else None
+        self._fresh = fresh
+        self._save_interval = save_interval
+        self.keeper: Keeper | None = None
         self._holds_process = False
 
     # -- addresses ------------------------------------------------------------------------------------
@@ -233,7 +256,7 @@ class LocalRuntime:
         if not LocalRuntime._running.acquire(blocking=False):
             raise RuntimeError("a local stack is already running in this process")
         self._holds_process = True
-        self._start_moto()
+        moto = self._start_moto()
         self._set_environment(self._aws_environment())
         session = boto3.session.Session(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -250,16 +273,69 @@ class LocalRuntime:
             use_console_format(self._log_level)
         _warm_up()
 
+        if self._data is not None:
+            self.keeper = self._open_data(self._data, session, moto)
+        self._start_pollers(session, moto)
+        self._api_thread = threading.Thread(target=self._api.serve_forever, name="api-server", daemon=True)
+        self._api_thread.start()
+
+    def _open_data(self, folder: DataFolder, session: boto3.session.Session, moto: _MotoServer) -> Keeper:
+        """Load the last save into the new stack (or set it aside for a fresh start)."""
+        assert self.stack is not None
+        stack = self.stack
+
+        def dispatches(image: dict[str, Any]) -> bool:
+            return passes(stack.spec.mapping.filters, {"eventName": "INSERT", "dynamodb": {"NewImage": image}})
+
+        keeper = Keeper(
+            folder,
+            lambda: moto_patches.table_of(stack.table_name, REGION),
+            moto.lock,
+            session.client("stepfunctions", endpoint_url=self.moto_url),
+            stack.state_machine_arn,
+            dispatches,
+            self._save_interval,
+        )
+        every = f"saved every {self._save_interval:.0f} s and on stop"
+        if self._fresh:
+            previous = folder.set_aside()
+            kept = f"; the last save is kept as {previous}" if previous else ""
+            log.info("data: %s (starting empty%s; %s)", folder.folder, kept, every)
+        else:
+            try:
+                items, redispatched, timers = keeper.load()
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise DataUnreadable(
+                    f"cannot load {folder.path}: {error}; start with --fresh to set it aside and start empty"
+                ) from error
+            log.info(
+                "data: %s (%d item(s) loaded, %d run(s) re-dispatched, %d timer(s); %s)",
+                folder.folder,
+                items,
+                redispatched,
+                timers,
+                every,
+            )
+        return keeper
+
+    def _start_pollers(self, session: boto3.session.Session, moto: _MotoServer) -> None:
+        """The event sources: the stream into the runner (trimmed behind it), the failure queue into its handler."""
         from functions.failure_handler import app as failure_app
         from functions.task_runner import app as runner_app
 
+        assert self.stack is not None
         sqs = session.client("sqs", endpoint_url=self.moto_url)
+        cursor = StreamCursor(session.client("dynamodbstreams", endpoint_url=self.moto_url))
+        table_name = self.stack.table_name
+        self.retention = StreamRetention(
+            cursor, lambda: moto_patches.table_of(table_name, REGION).stream_shard, moto.lock
+        )
         self.pump = StreamPump(
-            StreamCursor(session.client("dynamodbstreams", endpoint_url=self.moto_url)),
+            cursor,
             self.stack.stream_arn,
             _logged("TaskRunnerFunction", runner_app.lambda_handler),
             self.stack.spec.mapping,
-            on_failure=_reported(sqs_failure_sink(sqs, self.stack.queue_url)),
+            on_failure=_reported(sqs_failure_sink(sqs, self.stack.queue_url), self.retention),
         )
         failures = QueuePump(
             sqs,
@@ -267,18 +343,19 @@ class LocalRuntime:
             self.stack.queue_arn,
             _logged("FailureHandlerFunction", failure_app.lambda_handler),
             "FailureHandlerFunction",
+            on_done=self.retention.unpin,
         )
         self._pollers = [
-            Poller("stream-poller", self.pump, self._poll_interval),
+            Poller("stream-poller", TrimmingPump(self.pump, self.retention), self._poll_interval),
             Poller("failure-queue-poller", failures, max(self._poll_interval, 0.5)),
         ]
+        if self.keeper is not None:
+            self._pollers.append(Poller("data-saver", self.keeper, min(self._save_interval, 1.0)))
         for poller in self._pollers:
             poller.start()
-        self._api_thread = threading.Thread(target=self._api.serve_forever, name="api-server", daemon=True)
-        self._api_thread.start()
 
-    def _start_moto(self) -> None:
-        moto_sfn.apply()
+    def _start_moto(self) -> _MotoServer:
+        moto_patches.apply()
         moto = _MotoServer(self.host, self._moto_port)
         moto.start()
         if moto.error is not None:
@@ -288,6 +365,7 @@ class LocalRuntime:
         # server, on the port MOTO_PORT names (5000 otherwise).
         self._saved_sfn_config = self._moto_config().get("stepfunctions")
         self._moto_config({"stepfunctions": {"execute_state_machine": True}})
+        return moto
 
     def _moto_config(self, change: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(change).encode() if change is not None else None
@@ -334,6 +412,9 @@ class LocalRuntime:
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
+        if self.keeper is not None:
+            self._save_on_stop(self.keeper)
+            self.keeper = None
         if self._moto is not None:
             self._stop_moto(self._moto)
             self._moto = None
@@ -348,6 +429,15 @@ class LocalRuntime:
         if self._holds_process:
             self._holds_process = False
             LocalRuntime._running.release()
+
+    @staticmethod
+    def _save_on_stop(keeper: Keeper) -> None:
+        try:
+            count = keeper.save()
+        except Exception:  # the stop goes on: moto and the ports must be released whatever happens here
+            log.exception("could not save the data to %s", keeper.folder.path)
+        else:
+            log.info("saved %d item(s) to %s", count, keeper.folder.path)
 
     def _stop_moto(self, moto: _MotoServer) -> None:
         try:  # leave the process's moto state as it was: the tests share it with in-process mocks

@@ -54,6 +54,10 @@ class StreamCursor:
         """The sequence number the furthest cursor reads next (None before the first read)."""
         return str(max(cursor[2] for cursor in self._cursors.values())) if self._cursors else None
 
+    def low_water(self) -> int | None:
+        """The lowest sequence number a cursor reads next (None before the first read): below it all is read."""
+        return min(cursor[2] for cursor in self._cursors.values()) if self._cursors else None
+
     def rewind(self, sequence_number: str) -> None:
         """Deliver again from `sequence_number` on (every cursor of its shard that is past it)."""
         for cursor in self._cursors.values():

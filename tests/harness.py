@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto import mock_aws
 
-from local import moto_sfn
+from local import moto_patches
 from local.containers import reset_containers
 from local.stack import FAKE_CREDENTIALS
 from local.streams import StreamCursor
@@ -187,7 +187,7 @@ def _environment(values: dict[str, str], removed: tuple[str, ...] = ()) -> Itera
 @contextmanager
 def local_account() -> Iterator[Harness]:
     """A fresh moto account holding the template's resources; the environment is restored on exit."""
-    moto_sfn.apply()
+    moto_patches.apply()  # the same DynamoDB as `make run`'s (local/moto_patches.py)
     with _environment(AWS_ENV, AWS_ENV_REMOVED), mock_aws(config=MOTO_CONFIG):
         from functions.failure_handler import app as failure_app
         from functions.task_runner import app as runner_app
