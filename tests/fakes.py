@@ -179,7 +179,15 @@ class FakeRuns:
         self._store.put_run(self._end(ref, ended, status, ended.attempt, atomic=atomic))
         for new in successors:
             self._store.put_run(
-                RunRecord(new.ref, TaskStatus.PENDING, 1, budget=new.budget, arrived=new.arrived, merged=new.merged)
+                RunRecord(
+                    new.ref,
+                    TaskStatus.PENDING,
+                    1,
+                    budget=new.budget,
+                    arrived=new.arrived,
+                    merged=new.merged,
+                    arrived_total=new.arrived_total,
+                )
             )
         if branches is not None and execution is not None:
             self._store.executions[ref.execution_id] = _moved(execution, branches)

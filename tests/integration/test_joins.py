@@ -32,23 +32,23 @@ def test_a_join_runs_once_after_the_longer_branch(harness: Harness) -> None:
 
 
 def test_a_flow_linked_all_to_all_stops_at_max_transitions(harness: Harness) -> None:
-    # Given ten tasks, each linked to all ten, allowed 60 runs
+    # Given ten tasks, each linked to all ten, allowed 100 runs
     names = [f"t{number}" for number in range(10)]
     definition = {
         "name": "all to all",
         "start_task": "t0",
         "tasks": [{"name": name} for name in names],
         "conditions": [edge(source, target) for source in names for target in names],
-        "max_transitions": 60,
+        "max_transitions": 100,
     }
     execution_id = harness.start(definition)
     harness.drain()
-    # Then it failed cleanly at the limit, having started no more than 60 runs
+    # Then it failed cleanly at the limit, having started no more than 100 runs
     document = harness.status(execution_id)
     runs = [item for item in harness.items(execution_id) if item["sk"] != "META"]
     assert document["status"] == "FAILED"
-    assert "transition limit of 60 reached" in document["error"]
-    assert len(runs) <= 60
+    assert "transition limit of 100 reached" in document["error"]
+    assert len(runs) <= 100
 
 
 def test_a_cycle_that_never_ends_is_refused_when_stored(harness: Harness) -> None:

@@ -198,3 +198,13 @@ def test_only_forks_waits_ends_and_joins_write_the_execution() -> None:
         "join": True,
         "after": True,
     }
+
+
+def test_a_wide_join_lists_its_first_32_arrivals_and_counts_the_rest() -> None:
+    # Given 120 branches meeting at one join
+    branches = [f"b{number:03d}" for number in range(120)]
+    rig = run_shuffled(graph({"split": branches, **{name: ["join"] for name in branches}}), None)
+    # Then the join ran once, listing the first 32 that arrived (the execution item stays small), and the count
+    (join,) = runs_of(rig, "join")
+    assert len(join.arrived) == 32 and join.arrived_total == 120
+    assert rig.execution.status is ExecutionStatus.COMPLETED

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from flowcore.domain.compiled import CompiledFlow
-from flowcore.domain.records import ExecutionRecord, JoinState, RunRef
+from flowcore.domain.records import MAX_JOIN_LABELS, ExecutionRecord, JoinState, RunRef
 from flowcore.domain.routing import Decision
 
 #: Runs handed to a branch at a time; a branch that used them up asks the pool for more.
@@ -36,8 +36,9 @@ class NewRun:
 
     ref: RunRef
     budget: int | None = None  # None: on a path that never forked
-    arrived: tuple[str, ...] = ()  # a join's run: the runs that reached the join, by label
+    arrived: tuple[str, ...] = ()  # a join's run: the runs that reached the join, by label (the first 32)
     merged: int = 0  # a join's run: how many of them the execution still lists as waiting (cleared at its commit)
+    arrived_total: int | None = None  # a join's run: how many arrived, when more than `arrived` lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +104,10 @@ def plan(
     work = _Work(flow, ref, dict(execution.joins), execution.runs_left or 0, execution.open_branches - 1)
     if merged:
         entry = work.joins.get(ref.task_name, JoinState())
-        rest = entry.waiting[merged:]
-        work.joins[ref.task_name] = replace(entry, waiting=rest, last_seq=entry.last_seq if rest else 0)
+        rest = max(0, entry.waiting - merged)
+        work.joins[ref.task_name] = replace(
+            entry, waiting=rest, labels=entry.labels[merged:], last_seq=entry.last_seq if rest else 0
+        )
     if budget is not None:
         work.count(ref.task_name, -1)
         if decision.unhandled_failure:
@@ -160,16 +163,18 @@ def _carry_into_join(work: _Work, join: str, budget: int, execution: ExecutionRe
     if entry.failed or ahead.get(work.ref.task_name) != ahead.get(join) or work.blocking(join):
         return False
     seq = max(entry.last_seq, work.ref.seq) + 1
-    arrived = (*entry.waiting, work.ref.label)
-    work.spawn(NewRun(RunRef(work.ref.execution_id, seq, join), budget, arrived, len(entry.waiting)))
+    arrived = (*entry.labels, work.ref.label)[:MAX_JOIN_LABELS]
+    total = _total(arrived, entry.waiting + 1)
+    work.spawn(NewRun(RunRef(work.ref.execution_id, seq, join), budget, arrived, entry.waiting, total))
     return True
 
 
 def _wait(work: _Work, join: str, budget: int) -> None:
     """A branch waits at a join point; its budget goes back to the pool."""
     entry = work.joins.get(join, JoinState())
+    labels = (*entry.labels, work.ref.label) if len(entry.labels) < MAX_JOIN_LABELS else entry.labels
     seq = max(entry.last_seq, work.ref.seq)
-    work.joins[join] = replace(entry, waiting=(*entry.waiting, work.ref.label), last_seq=seq)
+    work.joins[join] = replace(entry, waiting=entry.waiting + 1, labels=labels, last_seq=seq)
     work.pool += budget + 1
 
 
@@ -187,8 +192,13 @@ def _fire_ready(work: _Work) -> None:
 
 def _fire(work: _Work, join: str) -> None:
     entry = work.joins[join]
-    work.joins[join] = replace(entry, waiting=(), last_seq=0, failed=False)
+    work.joins[join] = replace(entry, waiting=0, labels=(), last_seq=0, failed=False)
     if entry.failed:
         return  # a branch that could have reached it failed: the join does not run, its branches end here
     ref = RunRef(work.ref.execution_id, entry.last_seq + 1, join)
-    work.spawn(NewRun(ref, work.top_up(), entry.waiting))
+    work.spawn(NewRun(ref, work.top_up(), entry.labels, arrived_total=_total(entry.labels, entry.waiting)))
+
+
+def _total(labels: tuple[str, ...], total: int) -> int | None:
+    """How many arrived, kept only when the labels do not say it."""
+    return total if total > len(labels) else None

@@ -76,12 +76,17 @@ class FlowHead:
     deleted_at: str | None = None
 
 
+#: Arrivals a join lists by label; past it, only their count is kept.
+MAX_JOIN_LABELS = 32
+
+
 @dataclass(frozen=True, slots=True)
 class JoinState:
     """One join point of an execution that has forked (`flowcore.domain.branches`)."""
 
     reaching: int = 0  # live branches that can still reach it
-    waiting: tuple[str, ...] = ()  # the runs that reached it and wait, by label
+    waiting: int = 0  # branches that reached it and wait
+    labels: tuple[str, ...] = ()  # the first of them, by label (at most `MAX_JOIN_LABELS`: the item stays small)
     last_seq: int = 0  # the highest step among them: the join's run comes one step after
     failed: bool = False  # a branch that could have reached it ended in an unhandled failure: it will not run
 
@@ -146,6 +151,7 @@ class RunRecord:
     #: lists as waiting (the join's commit clears them).
     arrived: tuple[str, ...] = ()
     merged: int = 0
+    arrived_total: int | None = None  # set when more arrived than `arrived` lists
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one (a run waiting for a retry holds its failure)."""

@@ -104,7 +104,12 @@ def joins_item(joins: Mapping[str, JoinState]) -> Item:
 
 
 def _join_item(entry: JoinState) -> Item:
-    item: Item = {"c": n(entry.reaching), "w": {"L": [s(label) for label in entry.waiting]}, "s": n(entry.last_seq)}
+    item: Item = {
+        "c": n(entry.reaching),
+        "n": n(entry.waiting),
+        "w": {"L": [s(label) for label in entry.labels]},
+        "s": n(entry.last_seq),
+    }
     if entry.failed:
         item["f"] = {"BOOL": True}
     return item
@@ -113,7 +118,8 @@ def _join_item(entry: JoinState) -> Item:
 def _join_from(entry: dict[str, Any]) -> JoinState:
     return JoinState(
         reaching=int(entry["c"]),
-        waiting=tuple(entry.get("w", ())),
+        waiting=int(entry.get("n", 0)),
+        labels=tuple(entry.get("w", ())),
         last_seq=int(entry.get("s", 0)),
         failed=bool(entry.get("f", False)),
     )
@@ -163,6 +169,7 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         budget=_int_or_none(item, "budget"),
         arrived=tuple(item.get("arrived", ())),
         merged=int(item.get("merged", 0)),
+        arrived_total=_int_or_none(item, "arrived_total"),
     )
 
 

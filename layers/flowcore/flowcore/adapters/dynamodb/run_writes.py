@@ -37,6 +37,8 @@ def new_run_item(ref: RunRef, event: RunEvent, now: str, expires_at: int, run: N
         item["arrived"] = {"L": [s(label) for label in run.arrived]}
     if run is not None and run.merged:
         item["merged"] = n(run.merged)
+    if run is not None and run.arrived_total is not None:
+        item["arrived_total"] = n(run.arrived_total)
     return item
 
 
