@@ -25,6 +25,9 @@ def test_a_join_runs_once_after_the_longer_branch(harness: Harness) -> None:
     runs = {item["sk"]: item for item in harness.items(execution_id) if item["sk"] != "META"}
     store = runs["RUN#000005#store"]
     assert sorted(store["arrived"]) == ["000002#quick_check", "000004#deep_verify"]
+    shown = document["task_results"]["store"]
+    assert (shown["arrived"], shown["arrived_count"]) == (["000002#quick_check", "000004#deep_verify"], 2)
+    assert document["task_results"]["report"]["arrived_count"] == 0
     assert store["started_at"] >= runs["RUN#000004#deep_verify"]["ended_at"]
     meta = next(item for item in harness.items(execution_id) if item["sk"] == "META")
     assert (meta["open_branches"], meta.get("joins")) == (0, None)

@@ -77,6 +77,8 @@ class TaskResult(_Document):
     execution_time: float | None = Field(description="Seconds")
     started_at: str | None
     ended_at: str | None
+    arrived: list[str] = Field(description="A join's run: the runs that reached the join (the first 32), as step#task")
+    arrived_count: int = Field(description="A join's run: how many branches it merged; 0 for any other run")
 
 
 class ExecutionLinks(_Document):

@@ -97,6 +97,8 @@ def _run_result(run: RunRecord, inline: bool = True) -> dict[str, Any]:
         "execution_time": run.duration_ms / 1000 if run.duration_ms is not None else None,
         "started_at": run.started_at,
         "ended_at": run.ended_at,
+        "arrived": sorted(run.arrived),
+        "arrived_count": run.arrived_total or len(run.arrived),
     }
 
 
@@ -114,6 +116,8 @@ def _pending(task_name: str) -> dict[str, Any]:
         "execution_time": None,
         "started_at": None,
         "ended_at": None,
+        "arrived": [],
+        "arrived_count": 0,
     }
 
 
