@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from flowcore.domain.branches import NewRun
+from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import (
     BranchChange,
     Dispatch,
@@ -169,6 +170,26 @@ class Timers(Protocol):
 
     def cancel(self, execution_id: str, runs: Iterable[RunRecord]) -> int:
         """Stop the timers of an execution that ended: its timeout, and those its runs (as they stood) started."""
+        ...
+
+
+class PayloadStore(Protocol):
+    """Large values of an execution (`flowcore.domain.payloads`), kept outside its items."""
+
+    def put(self, execution_id: str, value: Any) -> PayloadRef:
+        """Store `value` (as compact JSON) under the execution; the same value twice is one object."""
+        ...
+
+    def get(self, ref: PayloadRef) -> Any:
+        """The value as it was stored."""
+        ...
+
+    def url(self, ref: PayloadRef, expires_seconds: int = 900) -> str:
+        """A link that downloads the value for a while, with no other credentials."""
+        ...
+
+    def delete_all(self, execution_id: str) -> int:
+        """Remove every value stored under the execution; how many."""
         ...
 
 

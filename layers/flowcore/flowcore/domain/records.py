@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from flowcore.domain.flow import FlowSpec
+from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
 
 
@@ -112,6 +113,8 @@ class ExecutionRecord:
     joins: Mapping[str, JoinState] = field(default_factory=dict)
     runs_left: int | None = None
     rev: int = 0
+    #: Set when the input is too large for the item: `input` is then None until read from the payload store.
+    input_ref: PayloadRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,8 @@ class RunRecord:
     arrived: tuple[str, ...] = ()
     merged: int = 0
     arrived_total: int | None = None  # set when more arrived than `arrived` lists
+    #: Set when the output is too large for the item: `output` is then None until read from the payload store.
+    output_ref: PayloadRef | None = None
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one (a run waiting for a retry holds its failure)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from flowcore.adapters.dynamodb import keys
 from flowcore.domain.flow import FlowSpec
+from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import (
     AttemptRecord,
     EndedAttempt,
@@ -95,6 +96,7 @@ def execution_from(item: dict[str, Any]) -> ExecutionRecord:
         joins={join: _join_from(entry) for join, entry in item.get("joins", {}).items()},
         runs_left=_int_or_none(item, "runs_left"),
         rev=int(item.get("rev", 0)),
+        input_ref=ref_from(item.get("input_ref")),
     )
 
 
@@ -170,7 +172,19 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         arrived=tuple(item.get("arrived", ())),
         merged=int(item.get("merged", 0)),
         arrived_total=_int_or_none(item, "arrived_total"),
+        output_ref=ref_from(item.get("output_ref")),
     )
+
+
+def ref_item(ref: PayloadRef) -> Item:
+    """A payload reference, as an item's `input_ref` or `output_ref` map holds it."""
+    return {"M": {"key": s(ref.key), "size": n(ref.size), "sha256": s(ref.sha256)}}
+
+
+def ref_from(entry: dict[str, Any] | None) -> PayloadRef | None:
+    if entry is None:
+        return None
+    return PayloadRef(key=str(entry["key"]), size=int(entry["size"]), sha256=str(entry["sha256"]))
 
 
 def attempt_item(ended: EndedAttempt) -> Item:

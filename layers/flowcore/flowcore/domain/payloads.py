@@ -1,0 +1,25 @@
+"""Values too large for an item: stored whole elsewhere (S3), the item keeping a reference.
+
+A task's output and an execution's input are inline up to `INLINE_LIMIT` bytes as compact JSON; from there
+up to `MAX_PAYLOAD_BYTES` they live in the payload store, content-addressed under their execution (the same
+value stored twice is one object), and read back as if inline. Above that, a task fails with the size in its
+error, and a request is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Bytes of compact JSON kept inside an item (a run or execution item stays well under DynamoDB's 400 KB).
+INLINE_LIMIT = 32_000
+#: The largest value a task may output or an execution receive.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadRef:
+    """Where a large value lives: its key in the payload store, its size in bytes and its SHA-256."""
+
+    key: str
+    size: int
+    sha256: str
