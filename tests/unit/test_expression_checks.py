@@ -452,3 +452,16 @@ def test_null_templates_are_no_templates(registry: TaskTypeRegistry) -> None:
     definition = validate_definition(document, registry)
     assert "input" not in definition.document()["tasks"][0]
     assert "output" not in definition.document()["tasks"][0]
+
+
+def test_a_when_on_an_unknown_source_reports_the_source_only(registry: TaskTypeRegistry) -> None:
+    document = pipeline()
+    document["conditions"][0]["source_task"] = "ghost"
+    document["conditions"][0]["when"] = {"all": [{"expr": "tasks.store.status"}, {"expr": "tasks.nope"}]}
+    assert problems(document, registry) == [
+        ("conditions[0].source_task", "source_task 'ghost' is not a task of this flow"),
+        (
+            "conditions[0].when.all[1].expr",
+            "expression 'tasks.nope' reads tasks.nope, which is not a task of this flow",
+        ),
+    ]

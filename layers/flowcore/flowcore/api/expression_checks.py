@@ -89,6 +89,10 @@ class _Places:
         self._before: dict[str, frozenset[str]] = {}
 
     def of(self, task: str, *extra: str, itself: bool = False) -> _Place:
+        """The place of an expression read by `task`. Of a task the flow does not have (a condition's unknown
+        source, reported as such), every task may be named: nothing more is known to report."""
+        if task not in self._names:
+            return _Place(task, CONTEXT_NAMES | set(extra), self._names, False, self._names)
         if task not in self._before:
             self._before[task] = reaching(self._leads, self._sources.get(task, ()))
         before = self._before[task] | ({task} if itself else set())
