@@ -3,6 +3,7 @@ syntax tree), evaluating (absent is null), and the messages of the errors a user
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,10 @@ import pytest
 from flowcore.domain.expressions import (
     MAX_EXPRESSION_DEPTH,
     MAX_EXPRESSION_LENGTH,
+    MAX_TEMPLATE_BYTES,
+    MAX_TEMPLATE_DEPTH,
+    MAX_WHEN_DEPTH,
+    MAX_WHEN_RULES,
     ExpressionError,
     ExpressionSyntaxError,
     compile_expression,
@@ -224,3 +229,19 @@ def test_a_type_error_inside_an_element_is_an_expression_error() -> None:
 )
 def test_truth_is_jmespaths(value: Any, truth: bool) -> None:
     assert is_truthy(value) is truth
+
+
+def test_the_readme_states_the_limits_as_they_are() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Data between tasks", 1)[1].split("\n## ", 1)[0]
+    for stated in [
+        f"{MAX_EXPRESSION_LENGTH:,} characters",
+        f"{MAX_EXPRESSION_DEPTH} levels of its syntax tree",
+        f"{MAX_TEMPLATE_DEPTH} levels deep",
+        f"{MAX_TEMPLATE_BYTES:,} bytes as compact JSON",
+        f"a `when` | {MAX_WHEN_DEPTH} levels",
+        f"nested at most {MAX_WHEN_DEPTH} levels",
+        f"{MAX_WHEN_RULES} rules in one `all` or `any`",
+        f"1 to {MAX_WHEN_RULES} rules",
+    ]:
+        assert stated in section, stated
