@@ -122,3 +122,29 @@ def test_real_answers_validate_against_what_is_declared(harness: Harness, docume
     assert check("POST", "/flows", "/flows", raw=b'{"name": NaN}').status == 400
     assert check("POST", "/flows", "/flows", {"name": "x"}).status == 422
     assert check("GET", "/flows?cursor=forged", "/flows").status == 400
+
+
+def test_a_when_is_declared_as_its_five_forms_and_a_task_has_input_and_output(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    when = Draft202012Validator({"$ref": REF + "When", "components": document["components"]})
+    for accepted in [
+        {"path": "n", "op": "gt", "value": 1},
+        {"path": "n", "op": "exists"},
+        {"expr": "output.n > `1`"},
+        {"all": [{"expr": "a"}, {"any": [{"not": {"path": "n", "op": "exists"}}]}]},
+    ]:
+        assert when.is_valid(accepted), accepted
+    for refused in [
+        {},
+        {"path": "n"},
+        {"expr": "a", "value": 1},
+        {"expr": None},
+        {"all": []},
+        {"not": {"expr": "a"}, "any": [{"expr": "a"}]},
+        {"not_": {"expr": "a"}},
+    ]:
+        assert not when.is_valid(refused), refused
+    task = schemas["TaskDefinition"]["properties"]
+    assert "`${expr}`" in task["input"]["description"]
+    assert "`result`" in task["output"]["description"]
+    assert "template" in task["parameters"]["description"]

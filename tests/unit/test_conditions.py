@@ -1,4 +1,5 @@
-"""Declarative `when` rules: lookups and comparisons on a task's output, never evaluation."""
+"""`when` rules: declarative lookups and comparisons on a task's output, JMESPath `expr` rules over the context
+document, and `all` / `any` / `not` of them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from flowcore.domain.conditions import resolve_path, rule_holds
-from flowcore.domain.flow import WhenRule
+from flowcore.domain.conditions import resolve_path, rule_holds, when_depth, when_expressions, when_holds
+from flowcore.domain.expressions import ExpressionError
+from flowcore.domain.flow import AllOf, AnyOf, ExprRule, NotRule, When, WhenRule, parse_when
 
 OUTPUT: dict[str, Any] = {
     "count": 5,
@@ -233,3 +235,136 @@ def test_eq_across_types_is_false() -> None:
     # Then they are not equal, and ne holds
     assert holds("count", "eq", "5") is False
     assert holds("count", "ne", "5") is True
+
+
+# `when` forms: expr rules, all / any / not, and the context they read
+
+CONTEXT: dict[str, Any] = {
+    "input": {"limit": 4, "mode": "fast"},
+    "execution": {"id": "e-1", "flow_id": "f", "flow_version": 1, "started_at": "2026-01-02T00:00:00Z"},
+    "tasks": {"fetch": {"status": "SUCCESS", "output": {"rows": [1, 2]}, "error": None, "attempts": 1}},
+    "previous": {"status": "SUCCESS", "output": {"rows": [1, 2]}, "error": None, "attempts": 1},
+}
+YES = ExprRule("`true`")
+NO = ExprRule("`false`")
+BOOM = ExprRule("length(output.nothing)")
+
+
+def when(rule: When, output: Any = OUTPUT, context: dict[str, Any] | None = None) -> bool:
+    return when_holds(rule, output, CONTEXT if context is None else context)
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("output.count > input.limit", True),
+        ("output.count > `5`", False),
+        ("output.status == 'ok' && input.mode == 'fast'", True),
+        ("contains(output.tags, 'red')", True),
+        ("length(tasks.fetch.output.rows) == `2`", True),
+        ("previous.status == 'SUCCESS'", True),
+        ("execution.flow_version == `1`", True),
+        ("output.nothing", False),
+        ("output.flag", False),
+        ("output.missing.deeper", False),
+        ("tasks.never.output", False),
+        ("output.items", True),
+        ("output.count", True),
+        ("`0`", True),
+        ("''", False),
+        ("`[]`", False),
+        ("`{}`", False),
+    ],
+)
+def test_an_expr_rule_holds_when_its_value_is_truthy(expr: str, expected: bool) -> None:
+    # Given an expression over the output and the context document
+    # When evaluating the rule / Then it holds exactly when the value is truthy in JMESPath's sense
+    assert when(ExprRule(expr)) is expected
+
+
+def test_an_expr_rule_sees_output_even_when_the_context_is_empty() -> None:
+    assert when(ExprRule("output.count == `5`"), context={}) is True
+    assert when(ExprRule("input.limit"), context={}) is False
+
+
+@pytest.mark.parametrize("output", [None, {}, [], 0, "text"])
+def test_an_expr_rule_on_a_missing_or_odd_output_reads_null(output: Any) -> None:
+    assert when(ExprRule("output.count"), output=output) is False
+
+
+def test_a_failing_expr_rule_raises_an_expression_error_naming_it() -> None:
+    with pytest.raises(ExpressionError) as caught:
+        when(BOOM)
+    assert str(caught.value).startswith("expression 'length(output.nothing)' failed: invalid type for value: None")
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (AllOf((YES, YES)), True),
+        (AllOf((YES, NO)), False),
+        (AllOf((YES,)), True),
+        (AnyOf((NO, YES)), True),
+        (AnyOf((NO, NO)), False),
+        (AnyOf((NO,)), False),
+        (NotRule(NO), True),
+        (NotRule(YES), False),
+        (NotRule(NotRule(YES)), True),
+        (AllOf((WhenRule("count", "gte", 5), ExprRule("output.status == 'ok'"))), True),
+        (AnyOf((WhenRule("missing", "exists"), NotRule(WhenRule("tags", "contains", "green")))), True),
+        (AllOf((AnyOf((NO, AllOf((YES, NotRule(NO))))), WhenRule("meta.owner", "eq", "ana"))), True),
+    ],
+)
+def test_all_any_and_not_combine_rules(rule: When, expected: bool) -> None:
+    assert when(rule) is expected
+
+
+def test_all_and_any_stop_at_the_first_rule_that_decides() -> None:
+    # Given a failing expression after a rule that decides already
+    # When evaluating / Then it is never evaluated
+    assert when(AllOf((NO, BOOM))) is False
+    assert when(AnyOf((YES, BOOM))) is True
+    with pytest.raises(ExpressionError):
+        when(AllOf((YES, BOOM)))
+
+
+def test_path_rules_inside_combinators_behave_as_before() -> None:
+    # Given today's path rules, alone and wrapped
+    for path, op, value in [("count", "eq", 5), ("missing", "not_exists", None), ("status", "gt", 3)]:
+        plain = rule_holds(WhenRule(path, op, value), OUTPUT)
+        # Then wrapping them changes nothing, and when_holds is rule_holds for them
+        assert when(WhenRule(path, op, value)) is plain
+        assert when(AllOf((WhenRule(path, op, value),))) is plain
+        assert when(NotRule(WhenRule(path, op, value))) is not plain
+
+
+def test_when_depth_counts_the_levels() -> None:
+    assert when_depth(YES) == 1
+    assert when_depth(WhenRule("a", "exists")) == 1
+    assert when_depth(NotRule(YES)) == 2
+    assert when_depth(AllOf((YES, AnyOf((NotRule(YES),))))) == 4
+    assert when_depth(AllOf(())) == 1
+
+
+def test_when_expressions_give_each_expr_with_its_field_path() -> None:
+    rule = AllOf((WhenRule("a", "exists"), ExprRule("x"), AnyOf((NotRule(ExprRule("y")),)), NotRule(ExprRule("z"))))
+    assert when_expressions(rule, "conditions[1].when") == [
+        ("conditions[1].when.all[1].expr", "x"),
+        ("conditions[1].when.all[2].any[0].not.expr", "y"),
+        ("conditions[1].when.all[3].not.expr", "z"),
+    ]
+    assert when_expressions(WhenRule("a", "exists")) == []
+
+
+def test_a_stored_when_is_read_back_as_the_domain_rules() -> None:
+    document = {
+        "all": [
+            {"path": "count", "op": "gt", "value": 1},
+            {"expr": "output.ok"},
+            {"any": [{"not": {"path": "x", "op": "exists"}}]},
+        ]
+    }
+    assert parse_when(document) == AllOf(
+        (WhenRule("count", "gt", 1), ExprRule("output.ok"), AnyOf((NotRule(WhenRule("x", "exists")),)))
+    )
+    assert parse_when({"path": "x", "op": "exists"}) == WhenRule("x", "exists", None)

@@ -8,6 +8,7 @@ import pytest
 
 from flowcore.api.models import FlowDefinition
 from flowcore.domain.compiled import CompiledFlow
+from flowcore.domain.expressions import ExpressionError
 from flowcore.domain.flow import RetryPolicy
 from flowcore.domain.records import RunRef, TaskResult
 from flowcore.domain.routing import Decision, decide, next_tasks, retry_delay
@@ -150,6 +151,38 @@ def test_when_rule_on_missing_output_does_not_hold() -> None:
     decision = decide(flow, run_of("a"), 1, TaskResult(status=TaskStatus.SUCCESS, output=None))
     # Then the rule does not hold
     assert successor_names(decision) == ("no",)
+
+
+def test_an_expr_rule_reads_the_output_and_the_context_given_to_decide() -> None:
+    # Given a condition whose when compares the output with the execution's input
+    when = {"all": [{"expr": "output.count > input.limit"}, {"not": {"path": "count", "op": "eq", "value": 0}}]}
+    flow = compile_flow(["a", "big", "small"], [condition("a", "success", "big", "small", when=when)])
+    result = TaskResult(status=TaskStatus.SUCCESS, output={"count": 11})
+    # When deciding with a context that holds the input, and with one whose limit is higher
+    over = decide(flow, run_of("a"), 1, result, context={"input": {"limit": 10}})
+    under = decide(flow, run_of("a"), 1, result, context={"input": {"limit": 20}})
+    # Then the rule holds only in the first
+    assert successor_names(over) == ("big",)
+    assert successor_names(under) == ("small",)
+
+
+def test_without_a_context_an_expr_rule_reads_output_alone() -> None:
+    # Given an expr rule (existing callers pass no context)
+    when = {"any": [{"expr": "output.count > `10`"}, {"expr": "input.always"}]}
+    flow = compile_flow(["a", "big", "small"], [condition("a", "success", "big", "small", when=when)])
+    # When deciding without a context / Then `input` is absent (null) and `output` is read
+    assert successor_names(decide(flow, run_of("a"), 1, TaskResult(TaskStatus.SUCCESS, {"count": 11}))) == ("big",)
+    assert successor_names(decide(flow, run_of("a"), 1, TaskResult(TaskStatus.SUCCESS, {"count": 1}))) == ("small",)
+    assert next_tasks(flow, "a", TaskResult(TaskStatus.SUCCESS, {"count": 1}), {"input": {"always": 1}}) == ("big",)
+
+
+def test_a_when_expression_that_fails_raises_from_decide() -> None:
+    # Given an expr rule applying a function to an absent value
+    flow = compile_flow(["a", "b"], [condition("a", "success", "b", when={"expr": "length(output.rows) > `1`"})])
+    # When deciding / Then the expression error reaches the caller, naming the expression
+    with pytest.raises(ExpressionError) as caught:
+        decide(flow, run_of("a"), 1, SUCCESS)
+    assert caught.value.expression == "length(output.rows) > `1`"
 
 
 # No conditions at all

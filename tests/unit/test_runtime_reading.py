@@ -16,7 +16,7 @@ from flowcore.api.models import FlowDefinition
 from flowcore.api.parameters import parameter_problems, parameters_model
 from flowcore.domain.compiled import CompiledFlow
 from flowcore.domain.errors import FlowError
-from flowcore.domain.flow import FlowSpec
+from flowcore.domain.flow import AllOf, AnyOf, ExprRule, FlowSpec, NotRule, WhenRule
 from flowcore.tasks import default_registry
 from flowcore.tasks.base import Parameters
 
@@ -59,6 +59,30 @@ def test_a_stored_definition_reads_back_as_the_model_checked_it() -> None:
     assert (condition.when.path, condition.when.op, condition.when.value) == ("x", "exists", None)
     assert (condition.outcome, condition.target_task_success) == ("SUCCESS", "b")
     assert CompiledFlow.build("f1", 1, model.spec()) == CompiledFlow.build("f1", 1, spec)
+
+
+def test_templates_and_every_when_form_read_back_as_the_domain_has_them() -> None:
+    # Given a definition with input and output templates and nested when forms, as the model stores it
+    when = {"all": [{"expr": "output.n > `1`"}, {"any": [{"not": {"path": "x", "op": "exists"}}, {"expr": "`true`"}]}]}
+    document = {
+        "name": "flow",
+        "start_task": "a",
+        "tasks": [
+            {"name": "a", "input": {"rows": "${input.rows}", "nothing": None}, "output": "${result.rows}"},
+            {"name": "b", "input": None},
+        ],
+        "conditions": [{"source_task": "a", "target_task_success": "b", "when": when}],
+    }
+    stored = FlowDefinition.model_validate(document).model_dump_json(exclude_none=True)
+    # When the runner reads it back
+    spec = FlowSpec.from_json(stored)
+    # Then the templates are as written (null inside kept, a null template absent) and the when is the domain's
+    assert (spec.tasks[0].input, spec.tasks[0].output) == ({"rows": "${input.rows}", "nothing": None}, "${result.rows}")
+    assert (spec.tasks[1].input, spec.tasks[1].output) == (None, None)
+    assert spec.conditions[0].when == AllOf(
+        (ExprRule("output.n > `1`"), AnyOf((NotRule(WhenRule("x", "exists")), ExprRule("`true`"))))
+    )
+    assert spec.document["conditions"][0]["when"] == when
 
 
 def test_a_stored_definition_that_does_not_parse_is_a_flow_error() -> None:

@@ -13,10 +13,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from flowcore.api.body import MAX_VALUE_DEPTH, depth
 from flowcore.domain import flow as domain
+from flowcore.domain.expressions import MAX_EXPRESSION_LENGTH, MAX_WHEN_RULES
 from flowcore.domain.flow import FLOW_ID_PATTERN, MAX_CONDITIONS, MAX_TASKS, MAX_TRANSITIONS_LIMIT, NAME_PATTERN
 from flowcore.domain.statuses import ExecutionStatus
 
@@ -75,12 +86,80 @@ class RetryPolicy(_Strict):
     jitter: bool = _RETRY["jitter"]
 
 
-class WhenRule(_Strict):
-    """A declarative test on the source task's output; see `flowcore.domain.conditions`."""
+#: The keys that tell a `when`'s form; `value` goes with `path` and `op`.
+_WHEN_FORMS = {"path": "path", "op": "path", "value": "path", "expr": "expr", "all": "all", "any": "any", "not_": "not"}
+_WHEN_SHAPES = "{path, op, value}, {expr}, {all: [...]}, {any: [...]} or {not: {...}}"
+#: Field names that are not the key users write (`not` is a Python keyword).
+_WHEN_KEYS = {"not_": "not"}
+Rules = Annotated[list["When"], Field(min_length=1, max_length=MAX_WHEN_RULES)]
 
-    path: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-\[\]]+$")]
-    op: Literal["eq", "ne", "gt", "gte", "lt", "lte", "exists", "not_exists", "in", "contains"]
-    value: UserValue = None
+
+def _five_forms(schema: dict[str, Any]) -> None:
+    """`When`'s JSON Schema as its five forms: exactly the objects the model takes (keys as users write them)."""
+    properties = schema.pop("properties")
+    schema.pop("required", None)
+    schema.pop("additionalProperties", None)
+
+    def given(name: str) -> Any:
+        found = {key: value for key, value in properties[name].items() if key != "default"}
+        members = found.pop("anyOf", None)
+        return {**found, **members[0]} if members else found
+
+    def form(required: tuple[str, ...], *optional: str) -> dict[str, Any]:
+        keys = {name: given(name) for name in (*required, *optional)}
+        return {"type": "object", "properties": keys, "required": list(required), "additionalProperties": False}
+
+    schema["oneOf"] = [form(("path", "op"), "value"), form(("expr",)), form(("all",)), form(("any",)), form(("not",))]
+
+
+# One model with every key rather than a union of five: a problem is then reported at its own path
+# (`when.all[0].expr`), where a union's would carry the name of the member tried. The OpenAPI document shows the
+# five forms (`_five_forms`); `domain.parse_when` reads the stored form into the domain's rules.
+class When(_Strict):
+    """A test on the source task's result, in one of five forms: `{path, op, value}` compares a value of the
+    output; `{expr}` holds when a JMESPath expression over `output` and the context document is truthy;
+    `{all: [...]}`, `{any: [...]}` and `{not: {...}}` combine rules, nested at most 8 levels."""
+
+    model_config = ConfigDict(validate_by_name=False, serialize_by_alias=True, json_schema_extra=_five_forms)
+
+    path: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-\[\]]+$")] | None = Field(
+        default=None, description="Where in the output: `count`, `a.b[0].c` (a leading `output.` is allowed)"
+    )
+    op: Literal["eq", "ne", "gt", "gte", "lt", "lte", "exists", "not_exists", "in", "contains"] | None = None
+    value: UserValue = Field(default=None, description="What `op` compares with (a list for `in`)")
+    expr: Annotated[str, Field(min_length=1, max_length=MAX_EXPRESSION_LENGTH)] | None = Field(
+        default=None,
+        description="JMESPath over `output` (the source task's output), `input`, `execution`, `tasks.<name>` and "
+        "`previous`; holds when its value is truthy (not null, false, empty)",
+    )
+    all: Rules | None = Field(default=None, description="Holds when every rule holds")
+    any: Rules | None = Field(default=None, description="Holds when some rule holds")
+    not_: When | None = Field(default=None, alias="not", description="Holds when the rule does not")
+
+    @field_validator("path", "op", "expr", "all", "any", "not_", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise _when_error("a `when` key is not null: leave it out")
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> When:
+        forms = sorted({_WHEN_FORMS[name] for name in self.model_fields_set})
+        if not forms:
+            raise _when_error(f"a `when` is one of {_WHEN_SHAPES}")
+        if len(forms) > 1:
+            given = ", ".join(f"'{_WHEN_KEYS.get(name, name)}'" for name in sorted(self.model_fields_set))
+            raise _when_error(f"a `when` has one form, of {_WHEN_SHAPES}; this one has {given}")
+        missing = [f"'{name}'" for name in ("path", "op") if getattr(self, name) is None]
+        if forms == ["path"] and missing:
+            raise _when_error(f"a path rule needs {' and '.join(missing)}")
+        return self
+
+
+def _when_error(message: str) -> PydanticCustomError:
+    """An error whose message is `message` as it is (pydantic would read its braces as placeholders)."""
+    return PydanticCustomError("when_form", "{message}", {"message": message})
 
 
 class TaskDefinition(_Strict):
@@ -92,9 +171,24 @@ class TaskDefinition(_Strict):
         max_length=64,
         description="Task type (alias: task_type); absent means `pass`",
     )
-    parameters: UserObject = Field(default_factory=dict)
+    parameters: UserObject = Field(
+        default_factory=dict,
+        description='The task type\'s parameters; a declared one may be a whole `"${expr}"` template, resolved and '
+        "checked when the task runs",
+    )
     retry: RetryPolicy | None = None
     timeout_seconds: Annotated[Integer, Field(ge=1, le=900)] | None = None
+    input: UserValue = Field(
+        default=_TASK["input"],
+        description='A template (any JSON): a string that is exactly `"${expr}"` becomes the JMESPath '
+        "expression's value, `${expr}` inside text its text, `$${` a literal `${`. Expressions read `input`, "
+        "`execution`, `tasks.<name>` and `previous`. The resolved value is the task type's input",
+    )
+    output: UserValue = Field(
+        default=_TASK["output"],
+        description="A template as `input`, whose expressions also read `result` (the task's raw output); its value "
+        "is stored as the task's output. Absent: the raw output",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -113,7 +207,7 @@ class Condition(_Strict):
     outcome: str = Field(default=_CONDITION["outcome"], description="`success` or `failure` (any case)")
     target_task_success: str | None = Field(default=None, max_length=80)
     target_task_failure: str | None = Field(default=None, max_length=80)
-    when: WhenRule | None = None
+    when: When | None = None
 
 
 class FlowDefinition(_Strict):

@@ -1,4 +1,10 @@
-"""Task parameters checked when a flow is stored, with a pydantic model built from each type's `Param`s."""
+"""Task parameters checked when a flow is stored, with a pydantic model built from each type's `Param`s.
+
+A declared parameter may be a template (`"records": "${previous.output.records_processed}"`): written as the
+whole value, it passes here whatever its type, and the runner checks the value it resolves to. Inside a longer
+string it resolves to text, which only a string parameter takes. (The expressions themselves are checked with
+the task's other templates, `flowcore.api.expression_checks`.)
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from flowcore.domain.errors import Problem
+from flowcore.domain.templates import OPEN, is_template
 from flowcore.tasks import TaskTypeRegistry
 from flowcore.tasks.base import Param
 
@@ -44,14 +51,29 @@ def parameter_problems(
     if task_type is None:
         known = ", ".join(registry.names())
         return [Problem(f"{where}.type", f"unknown task type '{type_name}'; known types: {known}")]
+    kinds = {param.name: param.kind for param in task_type.parameters}
+    templated = {name for name, value in parameters.items() if name in kinds and is_template(value)}
+    in_text = {
+        name
+        for name, value in parameters.items()
+        if kinds.get(name, str) is not str and name not in templated and isinstance(value, str) and OPEN in value
+    }
+    problems = [Problem(f"{where}.parameters.{name}", _IN_TEXT) for name in sorted(in_text)]
     try:
         parameters_model(task_type.parameters).model_validate(parameters)
     except ValidationError as error:
-        return [
+        problems += [
             Problem(f"{where}.parameters" + "".join(_loc_part(part) for part in issue["loc"]), issue["msg"])
             for issue in error.errors(include_url=False)
+            if not issue["loc"] or issue["loc"][0] not in templated | in_text
         ]
-    return []
+    return problems
+
+
+_IN_TEXT = (
+    'a number parameter takes a number, or an expression as the whole value ("${...}"); '
+    "an expression inside text resolves to text"
+)
 
 
 def _loc_part(part: str | int) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flowcore.api.expression_checks import expression_problems
 from flowcore.api.models import FlowDefinition
 from flowcore.api.parameters import parameter_problems
 from flowcore.domain.errors import Problem, ValidationFailed
@@ -50,13 +51,15 @@ def parse_definition(document: Any) -> FlowDefinition:
 def graph_problems(
     definition: FlowDefinition, registry: TaskTypeRegistry, ceiling: int = MAX_TRANSITIONS_LIMIT
 ) -> list[Problem]:
-    """Every problem of the graph: names, references, types and parameters, the limit, cycles that never end.
-    `ceiling` is the deployment's highest `max_transitions`."""
+    """Every problem of the graph: names, references, types and parameters, the limit, expressions (they
+    compile, read what their place has, name tasks that can run before them; the limits of templates and `when`),
+    cycles that never end. `ceiling` is the deployment's highest `max_transitions`."""
     first_index: dict[str, int] = {}
     problems = _task_problems(definition, registry, first_index)
     if definition.start_task not in first_index:
         problems.append(Problem("start_task", f"start_task '{definition.start_task}' is not a task of this flow"))
     problems += _condition_problems(definition, first_index)
+    problems += expression_problems(definition.spec())
     if definition.max_transitions > ceiling:
         message = f"max_transitions {definition.max_transitions} is above this deployment's ceiling of {ceiling}"
         problems.append(Problem("max_transitions", message))

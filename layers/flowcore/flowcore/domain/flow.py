@@ -47,22 +47,53 @@ class WhenRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ExprRule:
+    """Holds when the JMESPath expression's value is truthy; it reads `output` and the context document."""
+
+    expr: str
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    rules: tuple[When, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    rules: tuple[When, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotRule:
+    rule: When
+
+
+#: A condition's `when`, as stored: `{path, op, value}`, `{expr}`, `{all: [...]}`, `{any: [...]}`, `{not: {...}}`.
+type When = WhenRule | ExprRule | AllOf | AnyOf | NotRule
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     source_task: str
     name: str | None = None
     outcome: str = "success"
     target_task_success: str | None = None
     target_task_failure: str | None = None
-    when: WhenRule | None = None
+    when: When | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
+    """`input` and `output` are templates (`flowcore.domain.templates`); None (or JSON null) is none: the task
+    type receives no input, and the task's output is its raw output."""
+
     name: str
     type: str = "pass"
     parameters: dict[str, Any] = field(default_factory=dict)
     retry: RetryPolicy | None = None
     timeout_seconds: int | None = None
+    input: Any = None
+    output: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +146,20 @@ def _task(document: dict[str, Any]) -> TaskSpec:
 
 def _condition(document: dict[str, Any]) -> Condition:
     when = document.get("when")
-    return _build(Condition, document, when=_build(WhenRule, when) if when is not None else None)
+    return _build(Condition, document, when=parse_when(when) if when is not None else None)
+
+
+def parse_when(document: Mapping[str, Any]) -> When:
+    """A `when` as stored; the form is told by its key (`expr`, `all`, `any`, `not`), else a path rule."""
+    if "expr" in document:
+        return ExprRule(document["expr"])
+    if "all" in document:
+        return AllOf(tuple(parse_when(rule) for rule in document["all"]))
+    if "any" in document:
+        return AnyOf(tuple(parse_when(rule) for rule in document["any"]))
+    if "not" in document:
+        return NotRule(parse_when(document["not"]))
+    return _build(WhenRule, document)
 
 
 def is_end(target: str | None) -> bool:

@@ -9,11 +9,13 @@ recovery after a crash safe.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from flowcore.domain.compiled import CompiledFlow
-from flowcore.domain.conditions import rule_holds
+from flowcore.domain.conditions import when_holds
 from flowcore.domain.flow import Condition, RetryPolicy, is_end, normalise_outcome
 from flowcore.domain.records import BranchChange, ExecutionRecord, RunRef, TaskResult
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
@@ -40,18 +42,25 @@ def retry_delay(policy: RetryPolicy, attempt: int, rand: Callable[[], float] = r
     return delay * rand() if policy.jitter else delay
 
 
-def _pick_target(condition: Condition, result: TaskResult) -> str | None:
+#: The context document of a decision made without one: `when` expressions then read only `output`.
+EMPTY_CONTEXT: Mapping[str, Any] = MappingProxyType({})
+
+
+def _pick_target(condition: Condition, result: TaskResult, context: Mapping[str, Any]) -> str | None:
     matched = normalise_outcome(condition.outcome) == ("success" if result.succeeded else "failure")
     if matched and condition.when is not None:
-        matched = rule_holds(condition.when, result.output)
+        matched = when_holds(condition.when, result.output, context)
     return condition.target_task_success if matched else condition.target_task_failure
 
 
-def next_tasks(flow: CompiledFlow, task_name: str, result: TaskResult) -> tuple[str, ...]:
-    """Names of the tasks that follow `task_name`, in condition order, without repeats."""
+def next_tasks(
+    flow: CompiledFlow, task_name: str, result: TaskResult, context: Mapping[str, Any] = EMPTY_CONTEXT
+) -> tuple[str, ...]:
+    """Names of the tasks that follow `task_name`, in condition order, without repeats. `context` is the context
+    document `when` expressions read (DESIGN §4), without `output`: the result's output is bound to it."""
     conditions = flow.conditions_by_source.get(task_name)
     if conditions:
-        targets = (_pick_target(condition, result) for condition in conditions)
+        targets = (_pick_target(condition, result, context) for condition in conditions)
         return tuple(dict.fromkeys(target for target in targets if target is not None and not is_end(target)))
     if flow.has_conditions or not result.succeeded:
         return ()
@@ -60,18 +69,25 @@ def next_tasks(flow: CompiledFlow, task_name: str, result: TaskResult) -> tuple[
 
 
 def decide(
-    flow: CompiledFlow, run: RunRef, attempt: int, result: TaskResult, retry_delay_seconds: float = 0.0
+    flow: CompiledFlow,
+    run: RunRef,
+    attempt: int,
+    result: TaskResult,
+    retry_delay_seconds: float = 0.0,
+    *,
+    context: Mapping[str, Any] = EMPTY_CONTEXT,
 ) -> Decision:
     """Route one ended attempt.
 
     `retry_delay_seconds` is the delay the caller drew for this attempt (see `retry_delay`); it is passed in
-    so that the decision stays deterministic for a given result.
+    so that the decision stays deterministic for a given result. `context` is the context document `when`
+    expressions read (see `next_tasks`); a `when` expression that fails raises `ExpressionError`.
     """
     task = flow.tasks[run.task_name]
     if not result.succeeded and task.retry is not None and attempt < task.retry.max_attempts:
         return Decision(retry_delay_seconds=retry_delay_seconds)
 
-    names = next_tasks(flow, run.task_name, result)
+    names = next_tasks(flow, run.task_name, result, context)
     if not names:
         failed = result.status is TaskStatus.FAILURE
         reason = f"task '{run.task_name}' failed: {result.error or 'no error message'}" if failed else None
