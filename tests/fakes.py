@@ -9,6 +9,8 @@ apart.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +20,7 @@ from flowcore.domain.branches import NewRun
 from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.flow import FlowSpec
+from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import (
     AttemptRecord,
     BranchChange,
@@ -27,6 +30,7 @@ from flowcore.domain.records import (
     ExecutionRecord,
     FlowHead,
     FlowRecord,
+    LatestResult,
     RunRecord,
     RunRef,
 )
@@ -51,6 +55,8 @@ class Store:
     runs: dict[tuple[str, int, str], RunRecord] = field(default_factory=dict)
     stream: deque[Dispatch] = field(default_factory=deque)
     calls: list[str] = field(default_factory=list)
+    results: dict[tuple[str, str], LatestResult] = field(default_factory=dict)
+    reads: list[RunRef] = field(default_factory=list)  # the runs read one by one (`FakeRuns.get`)
 
     def run(self, ref: RunRef) -> RunRecord | None:
         return self.runs.get((ref.execution_id, ref.seq, ref.task_name))
@@ -68,6 +74,7 @@ class Store:
                     record.wait_until,
                     budget=record.budget,
                     merged=record.merged,
+                    predecessor=record.predecessor,
                 )
             )
 
@@ -99,6 +106,7 @@ class FakeRuns:
         self._store = store
 
     def get(self, ref: RunRef) -> RunRecord | None:
+        self._store.reads.append(ref)
         return self._store.run(ref)
 
     def list_runs(self, execution_id: str) -> list[RunRecord]:
@@ -110,9 +118,9 @@ class FakeRuns:
         runs = self._store.runs_of(execution_id)
         return runs[start : start + limit], str(start + limit) if start + limit < len(runs) else None
 
-    def hand_off(self, ref: RunRef) -> bool:
+    def hand_off(self, ref: RunRef, predecessor: str | None = None) -> bool:
         self._store.calls.append("hand_off")
-        return self._create(RunRecord(ref, TaskStatus.PENDING, 1))
+        return self._create(RunRecord(ref, TaskStatus.PENDING, 1, predecessor=predecessor))
 
     def skip_ahead(self, ref: RunRef) -> bool:
         self._store.calls.append("skip_ahead")
@@ -148,7 +156,8 @@ class FakeRuns:
             started_at=ended.started_at,
             ended_at=ended.ended_at,
             duration_ms=ended.duration_ms,
-            output=result.output,
+            output=None if ended.output_ref is not None else result.output,
+            output_ref=ended.output_ref,
             message=result.message or "",
             error=result.error or "",
             claim=None,
@@ -156,7 +165,13 @@ class FakeRuns:
             wait_until=None,
             atomic=False,
         )
-        return replace(ended_run, **extra)
+        data = {
+            "input": ended.input,
+            "input_ref": ended.input_ref,
+            "routed": ended.routed,
+            "predecessor": ended.predecessor,
+        }
+        return replace(ended_run, **{name: value for name, value in data.items() if value is not None}, **extra)
 
     def commit_result(
         self,
@@ -165,8 +180,9 @@ class FakeRuns:
         guard: DispatchGuard,
         successors: tuple[NewRun, ...] = (),
         branches: BranchChange | None = None,
+        remember: LatestResult | None = None,
     ) -> None:
-        atomic = bool(successors) or branches is not None
+        atomic = bool(successors) or branches is not None or remember is not None
         self._store.calls.append(("commit_atomic" if atomic else "commit") + ("+execution" if branches else ""))
         self._guarded(ref, guard)
         execution = self._store.executions.get(ref.execution_id)
@@ -187,10 +203,13 @@ class FakeRuns:
                     arrived=new.arrived,
                     merged=new.merged,
                     arrived_total=new.arrived_total,
+                    predecessor=new.predecessor,
                 )
             )
         if branches is not None and execution is not None:
             self._store.executions[ref.execution_id] = _moved(execution, branches)
+        if remember is not None:
+            self._store.results[(ref.execution_id, remember.task_name)] = remember
 
     def park(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard, wait_until: int | None = None) -> None:
         self._store.calls.append("park")
@@ -443,13 +462,69 @@ class FakeBatches:
         yield from self._dispatches
 
 
+class FakeResults:
+    """Latest results per execution and task, as the adapter keeps them."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def remember(self, execution_id: str, result: LatestResult) -> None:
+        self._store.calls.append("remember")
+        kept = self._store.results.get((execution_id, result.task_name))
+        if kept is None or kept.seq <= result.seq:
+            self._store.results[(execution_id, result.task_name)] = result
+
+    def latest(self, execution_id: str, names: Iterable[str]) -> dict[str, LatestResult]:
+        self._store.calls.append("latest")
+        kept = self._store.results
+        return {name: kept[(execution_id, name)] for name in names if (execution_id, name) in kept}
+
+
+class FakePayloads:
+    """Large values by content, as the S3 store keys them."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+        self.reads = 0
+
+    def put(self, execution_id: str, value: Any) -> PayloadRef:
+        text = json.dumps(value, separators=(",", ":"))
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        key = f"{execution_id}/{digest}"
+        self.objects[key] = text
+        return PayloadRef(key=key, size=len(text.encode()), sha256=digest)
+
+    def get(self, ref: PayloadRef) -> Any:
+        self.reads += 1
+        return json.loads(self.objects[ref.key])
+
+    def url(self, ref: PayloadRef, expires_seconds: int = 900) -> str:
+        return f"https://payloads.example/{ref.key}?expires={expires_seconds}"
+
+    def delete_all(self, execution_id: str) -> int:
+        gone = [key for key in self.objects if key.startswith(f"{execution_id}/")]
+        for key in gone:
+            del self.objects[key]
+        return len(gone)
+
+
 def _conforms(store: Store) -> None:
     """mypy checks that the fakes are the ports (`make typecheck` includes this file)."""
-    from flowcore.ports import ExecutionRepository, FailedBatches, FlowRepository, RunRepository, Timers
+    from flowcore.ports import (
+        ExecutionRepository,
+        FailedBatches,
+        FlowRepository,
+        PayloadStore,
+        ResultRepository,
+        RunRepository,
+        Timers,
+    )
 
     runs: RunRepository = FakeRuns(store)
     executions: ExecutionRepository = FakeExecutions(store)
     flows: FlowRepository = FakeFlows(store)
     timers: Timers = FakeTimers(store)
     batches: FailedBatches = FakeBatches([])
-    del runs, executions, flows, timers, batches
+    results: ResultRepository = FakeResults(store)
+    payloads: PayloadStore = FakePayloads()
+    del runs, executions, flows, timers, batches, results, payloads

@@ -16,7 +16,7 @@ from flowcore.runner.outcome import Outcome
 from flowcore.tasks import TaskContext, TaskType, TaskTypeRegistry
 from flowcore.tasks.base import Parameters
 from flowcore.tasks.builtins import builtin_types
-from tests.fakes import NOW, FakeExecutions, FakeFlows, FakeRuns, FakeTimers, Store
+from tests.fakes import NOW, FakeExecutions, FakeFlows, FakePayloads, FakeResults, FakeRuns, FakeTimers, Store
 
 EXECUTION = "e-1"
 T0 = 1_800_000_000.0
@@ -56,6 +56,7 @@ class Rig:
     def __post_init__(self) -> None:
         self.runs, self.executions = FakeRuns(self.store), FakeExecutions(self.store)
         self.flows, self.timers = FakeFlows(self.store), FakeTimers(self.store)
+        self.results, self.payloads = FakeResults(self.store), FakePayloads()
         self.runner = TaskRunner(
             self.runs,
             self.executions,
@@ -66,12 +67,15 @@ class Rig:
             chain_tasks=self.chain_tasks,
             rand=lambda: 0.5,
             clock=lambda: self.now[0],
+            results=self.results,
+            payloads=self.payloads,
         )
 
-    def start(self, definition: dict[str, Any]) -> str:
+    def start(self, definition: dict[str, Any], execution_input: dict[str, Any] | None = None) -> str:
         spec = FlowSpec.from_document(definition)
         self.store.flows[("f", 1)] = FlowRecord("f", 1, spec.name, NOW, spec, "hash")
-        record = ExecutionRecord(EXECUTION, "f", 1, spec.name, ExecutionStatus.RUNNING, {}, NOW, NOW)
+        document = execution_input or {}
+        record = ExecutionRecord(EXECUTION, "f", 1, spec.name, ExecutionStatus.RUNNING, document, NOW, NOW)
         self.executions.create(record)
         return EXECUTION
 

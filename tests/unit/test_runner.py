@@ -212,7 +212,7 @@ def test_a_crash_between_a_commit_and_its_hand_off_is_repaired(monkeypatch: pyte
     rig.start(sequence("t1", "t2"))
     real_hand_off = FakeRuns.hand_off
 
-    def die_once(self: FakeRuns, ref: RunRef) -> bool:
+    def die_once(self: FakeRuns, ref: RunRef, predecessor: str | None = None) -> bool:
         monkeypatch.setattr(FakeRuns, "hand_off", real_hand_off)
         raise Killed
 
@@ -260,13 +260,15 @@ def test_a_parked_run_found_again_gets_its_timer_again() -> None:
 
 def recovery(rig: Rig) -> Recovery:
     """The failure handler's recovery: no timers."""
-    return Recovery(rig.runs, rig.executions, FlowCache(rig.flows), FollowUps(rig.runs, rig.executions))
+    return Recovery(rig.runs, rig.executions, FlowCache(rig.flows), FollowUps(rig.runs, rig.executions, rig.results))
 
 
 def test_resume_moves_on_a_path_that_stopped_after_a_commit(monkeypatch: pytest.MonkeyPatch) -> None:
     rig = Rig(chain_tasks=1)
     rig.start(sequence("t1", "t2"))
-    monkeypatch.setattr(FakeRuns, "hand_off", lambda self, ref: False)  # the next run's write never landed
+    monkeypatch.setattr(
+        FakeRuns, "hand_off", lambda self, ref, predecessor=None: False
+    )  # the next run's write never landed
     rig.drain()
     monkeypatch.undo()
     assert recovery(rig).resume(START) is Outcome.RECOVERED
@@ -331,7 +333,7 @@ def test_a_start_the_stream_gave_up_on_fails_the_start_task() -> None:
 def test_a_dispatch_that_had_moved_on_is_resumed_not_failed(monkeypatch: pytest.MonkeyPatch) -> None:
     rig = Rig(chain_tasks=1)
     rig.start(sequence("t1", "t2"))
-    monkeypatch.setattr(FakeRuns, "hand_off", lambda self, ref: False)
+    monkeypatch.setattr(FakeRuns, "hand_off", lambda self, ref, predecessor=None: False)
     rig.drain()
     monkeypatch.undo()
     assert handler(rig, START).handle(MESSAGE) == 0

@@ -21,6 +21,7 @@ from flowcore.domain.records import (
     ExecutionRecord,
     FlowHead,
     FlowRecord,
+    LatestResult,
     RunRecord,
     RunRef,
 )
@@ -100,8 +101,9 @@ class RunRepository(Protocol):
         `BadRequest` for a cursor that is not a position among its runs."""
         ...
 
-    def hand_off(self, ref: RunRef) -> bool:
-        """Write the run PENDING for the stream to dispatch, unless it exists; whether this call wrote it."""
+    def hand_off(self, ref: RunRef, predecessor: str | None = None) -> bool:
+        """Write the run PENDING for the stream to dispatch, unless it exists; whether this call wrote it.
+        `predecessor` (the label of the run that led to it) is kept when the flow reads `previous`."""
         ...
 
     def skip_ahead(self, ref: RunRef) -> bool:
@@ -119,8 +121,10 @@ class RunRepository(Protocol):
         guard: DispatchGuard,
         successors: tuple[NewRun, ...] = (),
         branches: BranchChange | None = None,
+        remember: LatestResult | None = None,
     ) -> None:
-        """Record the attempt's result, and with it, all or nothing, the successors (PENDING) and the branch change.
+        """Record the attempt's result, and with it, all or nothing, the successors (PENDING), the branch change
+        and the task's latest result (`ResultRepository`).
 
         `RunConflict` when the run changed, `SuccessorsExist` when a sibling wrote some successors first,
         `ExecutionConflict` when the execution no longer matches `branches`.
@@ -153,6 +157,18 @@ class RunRepository(Protocol):
         ...
 
     def delete(self, ref: RunRef) -> None: ...
+
+
+class ResultRepository(Protocol):
+    """The latest ended run of each task that some template reads as `tasks.<name>`, per execution."""
+
+    def remember(self, execution_id: str, result: LatestResult) -> None:
+        """Keep `result` as its task's latest, unless a later run of the task (a higher `seq`) is kept."""
+        ...
+
+    def latest(self, execution_id: str, names: Iterable[str]) -> dict[str, LatestResult]:
+        """The latest results of those of `names` that have ended (strongly consistent)."""
+        ...
 
 
 class Timers(Protocol):

@@ -93,7 +93,17 @@ def dispatch_of(image: Mapping[str, Any]) -> Dispatch:
     wait_until = int(image["wait_until"]) if "wait_until" in image else None
     budget = int(image["budget"]) if "budget" in image else None
     attempt, merged = int(image.get("attempt", 1)), int(image.get("merged", 0))
-    return Dispatch(ref.execution_id, ref.seq, ref.task_name, attempt, wait_until, budget=budget, merged=merged)
+    predecessor = str(image["from"]) if "from" in image else None
+    return Dispatch(
+        ref.execution_id,
+        ref.seq,
+        ref.task_name,
+        attempt,
+        wait_until,
+        budget=budget,
+        merged=merged,
+        predecessor=predecessor,
+    )
 
 
 class DispatchHandler(Protocol):

@@ -39,6 +39,7 @@ class NewRun:
     arrived: tuple[str, ...] = ()  # a join's run: the runs that reached the join, by label (the first 32)
     merged: int = 0  # a join's run: how many of them the execution still lists as waiting (cleared at its commit)
     arrived_total: int | None = None  # a join's run: how many arrived, when more than `arrived` lists
+    predecessor: str | None = None  # the run that led to it, by label (kept when the flow reads `previous`)
 
 
 @dataclass(frozen=True, slots=True)

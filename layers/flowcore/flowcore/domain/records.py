@@ -33,14 +33,14 @@ class TaskResult:
     """What one attempt of a task produced."""
 
     status: Literal[TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.WAITING]
-    output: dict[str, Any] | None = None
+    output: Any = None  # a built-in's is an object; an `output` template or `pass` may make it any JSON value
     message: str | None = None
     error: str | None = None
     #: With status WAITING: the task has not ended; dispatch it again (resumed) after this many seconds.
     resume_after_seconds: float | None = None
 
     @classmethod
-    def success(cls, task_name: str, output: dict[str, Any]) -> TaskResult:
+    def success(cls, task_name: str, output: Any) -> TaskResult:
         return cls(TaskStatus.SUCCESS, output=output, message=f"Task {task_name} completed successfully")
 
     @classmethod
@@ -157,6 +157,14 @@ class RunRecord:
     arrived_total: int | None = None  # set when more arrived than `arrived` lists
     #: Set when the output is too large for the item: `output` is then None until read from the payload store.
     output_ref: PayloadRef | None = None
+    #: The input the task received, its `input` template resolved (None: the task has no input template).
+    input: Any = None
+    input_ref: PayloadRef | None = None  # set instead of `input` when that is too large for the item
+    #: The run that led to this one, by label (kept when some task of the flow reads `previous`).
+    predecessor: str | None = None
+    #: The tasks its conditions routed it to, kept when they read more than its own output (recovery
+    #: follows them instead of deciding again on data that may have moved).
+    routed: tuple[str, ...] | None = None
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one (a run waiting for a retry holds its failure)."""
@@ -165,6 +173,19 @@ class RunRecord:
         if self.status is TaskStatus.FAILURE or (self.status is TaskStatus.WAITING and self.error):
             return TaskResult(TaskStatus.FAILURE, output=self.output, message=self.message, error=self.error)
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class LatestResult:
+    """The latest ended run of a task that some template reads as `tasks.<name>`, kept per execution."""
+
+    task_name: str
+    seq: int
+    status: TaskStatus
+    attempts: int
+    output: dict[str, Any] | None = None
+    output_ref: PayloadRef | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +213,7 @@ class Dispatch:
     chained: bool = False  # run ahead by the invocation that ended the run before it; no item yet
     budget: int | None = None  # from a fork on: the runs its branch may still start
     merged: int = 0  # a join's run: how many of the branches it merged the execution still lists as waiting
+    predecessor: str | None = None  # the run that led to it, by label (when the flow reads `previous`)
 
     @property
     def from_start(self) -> bool:
@@ -211,6 +233,11 @@ class EndedAttempt:
     started_at: str
     ended_at: str
     duration_ms: int
+    input: Any = None  # the task's resolved input, when it has an input template
+    input_ref: PayloadRef | None = None  # that input, when it is too large for the item
+    output_ref: PayloadRef | None = None  # the output, when it is too large for the item
+    routed: tuple[str, ...] | None = None  # the successors its conditions chose, when they read more than its output
+    predecessor: str | None = None  # the run that led to it, by label (recorded when the flow reads `previous`)
 
 
 @dataclass(frozen=True, slots=True)

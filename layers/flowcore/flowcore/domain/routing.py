@@ -76,18 +76,22 @@ def decide(
     retry_delay_seconds: float = 0.0,
     *,
     context: Mapping[str, Any] = EMPTY_CONTEXT,
+    routed: tuple[str, ...] | None = None,
 ) -> Decision:
     """Route one ended attempt.
 
     `retry_delay_seconds` is the delay the caller drew for this attempt (see `retry_delay`); it is passed in
     so that the decision stays deterministic for a given result. `context` is the context document `when`
-    expressions read (see `next_tasks`); a `when` expression that fails raises `ExpressionError`.
+    expressions read (see `next_tasks`); a `when` expression that fails raises `ExpressionError`. `routed` is
+    what the task's conditions chose when they read more than its output (`expr` rules): the runner evaluates
+    those once, with the run's data, and records the choice with the result, so that deciding again (recovery)
+    reaches the same successors without the data.
     """
     task = flow.tasks[run.task_name]
     if not result.succeeded and task.retry is not None and attempt < task.retry.max_attempts:
         return Decision(retry_delay_seconds=retry_delay_seconds)
 
-    names = next_tasks(flow, run.task_name, result, context)
+    names = routed if routed is not None else next_tasks(flow, run.task_name, result, context)
     if not names:
         failed = result.status is TaskStatus.FAILURE
         reason = f"task '{run.task_name}' failed: {result.error or 'no error message'}" if failed else None

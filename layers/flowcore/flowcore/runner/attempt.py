@@ -1,25 +1,32 @@
 """One attempt of a task: claimed first when it may run for a while, then run, contained and timed.
 
-A task's own exception is that task's failure, never the runner's; so is running past its timeout, and
-an output larger than a run item may hold.
+A task's own exception is that task's failure, never the runner's; so is running past its timeout, an
+expression of its templates that fails, and an output larger than the payload store keeps.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from flowcore.domain.clock import iso, utc_now
 from flowcore.domain.compiled import CompiledFlow
+from flowcore.domain.flow import TaskSpec
+from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import Dispatch, DispatchGuard, EndedAttempt, ExecutionRecord, RunRef, TaskResult
 from flowcore.observability import logger
 from flowcore.ports import RunRepository
+from flowcore.runner.data import Contexts, Memory, Offload
 from flowcore.tasks import TaskContext, TaskTypeRegistry
+from flowcore.tasks.base import ParameterError, TaskType
 
-MAX_OUTPUT_BYTES = 64_000
+if TYPE_CHECKING:
+    from flowcore.runner.templating import Templating
+
 #: A claim outlives the task's own timeout by this much, so a slow commit is not mistaken for a death.
 LEASE_MARGIN_SECONDS = 30
 
@@ -32,17 +39,22 @@ class Attempts:
         lease_seconds: int,
         rand: Callable[[], float],
         clock: Callable[[], float],
+        contexts: Contexts,
+        offload: Offload,
     ) -> None:
         self._runs = runs
         self._registry = registry
         self._lease_seconds = lease_seconds
         self._rand = rand
         self._clock = clock
+        self._contexts = contexts
+        self._offload = offload
 
     def run(
-        self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch
+        self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch, memory: Memory
     ) -> tuple[EndedAttempt, DispatchGuard]:
-        """Run the task once; the guard its result must be committed under (claimed, when it was)."""
+        """Run the task once; the guard its result must be committed under (claimed, when it was). The ended
+        attempt holds the whole output, also one kept by reference (`output_ref`)."""
         task = flow.tasks[ref.task_name]
         task_type = self._registry.get(task.type)
         guard = dispatch.guard
@@ -54,46 +66,97 @@ class Attempts:
 
         started = utc_now()
         tick = time.perf_counter()
-        if task_type is None:  # validation keeps this out; a type removed since the flow was stored lands here
-            result = TaskResult.failure(ref.task_name, f"unknown task type '{task.type}'")
-        else:
-            context = TaskContext(
-                ref.execution_id,
-                ref.seq,
-                ref.task_name,
-                dispatch.attempt,
-                task.parameters,
-                execution.input,
-                self._rand,
-                resumed=dispatch.wait_until is not None,
-            )
-            result = _guarded(task_type.execute, context, task.timeout_seconds)
+        templating = None
+        if ref.task_name in flow.needs:  # only flows that pass data load the templates (and jmespath)
+            from flowcore.runner.templating import Templating
+
+            templating = Templating(flow, ref, self._contexts.build(flow, execution, ref, dispatch, memory))
+        result, task_input, input_ref = self._attempt(ref, dispatch, execution, task, task_type, templating)
+        output_ref = None
+        if result.output is not None:
+            output_ref, problem = self._offload.store(ref.execution_id, result.output, "the task's output")
+            result = TaskResult.failure(ref.task_name, problem) if problem else result
         duration_ms = max(1, round((time.perf_counter() - tick) * 1000))
-        return EndedAttempt(dispatch.attempt, result, iso(started), iso(utc_now()), duration_ms), guard
+        ended = EndedAttempt(dispatch.attempt, result, iso(started), iso(utc_now()), duration_ms, output_ref=output_ref)
+        if templating is not None:
+            ended = templating.record(ended, None if input_ref else task_input, input_ref)
+        if flow.reads_previous:
+            ended = replace(ended, predecessor=_predecessor(dispatch, memory))
+        return ended, guard
+
+    def _attempt(
+        self,
+        ref: RunRef,
+        dispatch: Dispatch,
+        execution: ExecutionRecord,
+        task: TaskSpec,
+        task_type: TaskType | None,
+        templating: Templating | None,
+    ) -> tuple[TaskResult, Any, PayloadRef | None]:
+        """The task's result (its output shaped by its template), with its resolved input and where that went."""
+        if templating is None:
+            return self._execute(ref, dispatch, execution, task, task_type, task.parameters, None), None, None
+        task_input, parameters, failure = templating.inputs()
+        if failure is not None:
+            return failure, task_input, None
+        input_ref = None
+        if task_input is not None:
+            input_ref, problem = self._offload.store(ref.execution_id, task_input, "the task's input")
+            if problem is not None:
+                return TaskResult.failure(ref.task_name, problem), None, None
+        result = self._execute(ref, dispatch, execution, task, task_type, parameters, task_input)
+        return templating.output(result), task_input, input_ref
+
+    def _execute(
+        self,
+        ref: RunRef,
+        dispatch: Dispatch,
+        execution: ExecutionRecord,
+        task: TaskSpec,
+        task_type: TaskType | None,
+        parameters: dict[str, Any],
+        task_input: Any,
+    ) -> TaskResult:
+        if task_type is None:  # validation keeps this out; a type removed since the flow was stored lands here
+            return TaskResult.failure(ref.task_name, f"unknown task type '{task.type}'")
+        context = TaskContext(
+            ref.execution_id,
+            ref.seq,
+            ref.task_name,
+            dispatch.attempt,
+            parameters,
+            execution.input,
+            self._rand,
+            resumed=dispatch.wait_until is not None,
+            input=task_input,
+        )
+        return _guarded(task_type.execute, context, task.timeout_seconds)
+
+
+def _predecessor(dispatch: Dispatch, memory: Memory) -> str | None:
+    """The run that led to this one, by label: the dispatch names it, or, in a chain, it is the one before."""
+    if dispatch.chained and memory.previous is not None:
+        return memory.previous.ref.label
+    return dispatch.predecessor
 
 
 def _guarded(run: Callable[[TaskContext], TaskResult], context: TaskContext, timeout_seconds: int | None) -> TaskResult:
-    if timeout_seconds:
-        outcome: list[TaskResult] = []
-        worker = threading.Thread(target=lambda: outcome.append(_contained(run, context)), daemon=True)
-        worker.start()
-        worker.join(timeout_seconds)
-        if not outcome:
-            return TaskResult.failure(context.task_name, f"timed out after {timeout_seconds} seconds")
-        result = outcome[0]
-    else:
-        result = _contained(run, context)
-    if result.output is not None:
-        size = len(json.dumps(result.output, separators=(",", ":"), default=str))
-        if size > MAX_OUTPUT_BYTES:
-            message = f"output is {size} bytes; a task's output may be at most {MAX_OUTPUT_BYTES} bytes"
-            return TaskResult.failure(context.task_name, message)
-    return result
+    if not timeout_seconds:
+        return _contained(run, context)
+    outcome: list[TaskResult] = []
+    worker = threading.Thread(target=lambda: outcome.append(_contained(run, context)), daemon=True)
+    worker.start()
+    worker.join(timeout_seconds)
+    if not outcome:
+        return TaskResult.failure(context.task_name, f"timed out after {timeout_seconds} seconds")
+    return outcome[0]
 
 
 def _contained(run: Callable[[TaskContext], TaskResult], context: TaskContext) -> TaskResult:
     try:
         return run(context)
+    except ParameterError as error:  # a templated parameter resolved to a value its type does not take
+        return TaskResult.failure(context.task_name, str(error))
     except Exception as error:  # noqa: BLE001 - any error raised by task code is reported as the task's failure
         logger.warning("task raised", extra={"error": repr(error)})
         return TaskResult.failure(context.task_name, f"{type(error).__name__}: {error}")

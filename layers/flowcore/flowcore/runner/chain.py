@@ -19,7 +19,9 @@ from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionStatus
 from flowcore.observability import logger
 from flowcore.ports import ExecutionRepository, RunRepository
+from flowcore.runner.commit import FollowUps
 from flowcore.runner.conflicts import Conflicts
+from flowcore.runner.data import Memory
 from flowcore.runner.outcome import Outcome
 from flowcore.runner.step import Step
 
@@ -37,9 +39,11 @@ class Chain:
         runs: RunRepository,
         executions: ExecutionRepository,
         conflicts: Conflicts,
+        follow_ups: FollowUps,
         chain_tasks: int,
     ) -> None:
         self._step = step
+        self._follow_ups = follow_ups
         self._runs = runs
         self._executions = executions
         self._conflicts = conflicts
@@ -52,15 +56,17 @@ class Chain:
         successor: RunRef,
         outcome: Outcome,
         remaining_ms: Callable[[], int] | None,
+        memory: Memory,
     ) -> Outcome:
-        """Run the path on from `successor` (what the engine routed `committed`, just ended, to)."""
+        """Run the path on from `successor` (what the engine routed `committed`, just ended, to); `memory`
+        holds what the chain's runs ended with, for the next ones' templates."""
         started = time.monotonic()
         ran = 1
         next_ref: RunRef | None = successor
         while next_ref is not None:
             ref = next_ref
             if not self._may_chain(flow, ref, ran, time.monotonic() - started, remaining_ms):
-                self._runs.hand_off(ref)
+                self._follow_ups.hand_off(flow, committed, ref)
                 return outcome
             execution = self._executions.get(ref.execution_id)
             if execution is None:
@@ -74,7 +80,7 @@ class Chain:
             dispatch = Dispatch(ref.execution_id, ref.seq, ref.task_name, attempt=1, chained=True)
             logger.append_keys(task=ref.task_name, seq=ref.seq, attempt=1)
             try:
-                outcome, next_ref = self._step.run(flow, execution, ref, dispatch)
+                outcome, next_ref = self._step.run(flow, execution, ref, dispatch, memory)
             except RunConflict as conflict:
                 outcome = self._conflicts.resolve(flow, ref, dispatch, conflict.current)
                 logger.info("task run", extra={"outcome": outcome})

@@ -17,7 +17,8 @@ from flowcore.domain.compiled import CompiledFlow
 from flowcore.domain.records import Dispatch, DispatchGuard, EndedAttempt, ExecutionRecord, RunRef
 from flowcore.domain.routing import Decision, branch_change, decide, retry_delay
 from flowcore.domain.statuses import ExecutionEvent, TaskStatus
-from flowcore.ports import ExecutionRepository, RunRepository, Timers
+from flowcore.ports import ExecutionRepository, ResultRepository, RunRepository, Timers
+from flowcore.runner.data import Seen
 from flowcore.runner.fork import BranchCommits
 from flowcore.runner.outcome import Outcome
 
@@ -26,20 +27,36 @@ MIN_TIMER_DELAY_SECONDS = 1.0
 
 
 class FollowUps:
-    """The writes that follow a result committed alone. Each is conditional, so repeating one is harmless."""
+    """The writes that follow a result committed alone. Each is conditional or repeats the same value, so
+    repeating one is harmless."""
 
-    def __init__(self, runs: RunRepository, executions: ExecutionRepository) -> None:
+    def __init__(self, runs: RunRepository, executions: ExecutionRepository, results: ResultRepository | None) -> None:
         self._runs = runs
         self._executions = executions
+        self._results = results
+
+    def remember(self, flow: CompiledFlow, ref: RunRef, seen: Seen) -> None:
+        """Keep the result as its task's latest, when some template reads that task (`tasks.<name>`)."""
+        if self._results is not None and ref.task_name in flow.remembered:
+            self._results.remember(ref.execution_id, seen.latest())
+
+    def hand_off(self, flow: CompiledFlow, committed: RunRef, successor: RunRef) -> bool:
+        """Write the next run PENDING for the stream, naming the run that led to it when a template reads it."""
+        return self._runs.hand_off(successor, committed.label if flow.reads_previous else None)
 
     def apply(
-        self, execution: ExecutionRecord, ref: RunRef, decision: Decision, successors: tuple[RunRef, ...]
+        self,
+        flow: CompiledFlow,
+        execution: ExecutionRecord,
+        ref: RunRef,
+        decision: Decision,
+        successors: tuple[RunRef, ...],
     ) -> bool:
         """Returns whether these writes ended the execution."""
         if decision.limit_exceeded:
             return self._executions.stop(ref.execution_id, ExecutionEvent.FAIL, decision.reason)
         if len(successors) == 1:
-            self._runs.hand_off(successors[0])
+            self.hand_off(flow, ref, successors[0])
             return False
         if successors:
             return False
@@ -79,11 +96,12 @@ class Committer:
             return self._park(ref, ended, guard), None
         task = flow.tasks[ref.task_name]
         delay = retry_delay(task.retry, ended.attempt, self._rand) if task.retry and not result.succeeded else 0.0
-        decision = decide(flow, ref, ended.attempt, result, delay)
+        decision = decide(flow, ref, ended.attempt, result, delay, routed=ended.routed)
         if decision.retry_delay_seconds is not None:
             return self._retry(ref, ended, guard, decision.retry_delay_seconds), None
         if flow.may_branch:
-            return self._branches.commit(flow, execution, ref, ended, guard, dispatch, decision), None
+            latest = Seen.of_ended(ref, ended).latest() if ref.task_name in flow.remembered else None
+            return self._branches.commit(flow, execution, ref, ended, guard, dispatch, decision, latest), None
         return self._along_path(flow, execution, ref, ended, guard, decision)
 
     def _park(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard) -> Outcome:
@@ -112,8 +130,12 @@ class Committer:
     ) -> tuple[Outcome, RunRef | None]:
         """A flow without parallel branches has no sibling to race or join: the result alone, then what follows."""
         self._runs.commit_result(ref, ended, guard)
+        self._follow_ups.remember(flow, ref, Seen.of_ended(ref, ended))
         if len(decision.successors) == 1 and not decision.limit_exceeded:
             return Outcome.COMMITTED, decision.successors[0]  # the caller runs it ahead or hands it off
-        if self._follow_ups.apply(execution, ref, decision, decision.successors) and flow.definition.timeout_seconds:
+        if (
+            self._follow_ups.apply(flow, execution, ref, decision, decision.successors)
+            and flow.definition.timeout_seconds
+        ):
             self._timers.cancel(ref.execution_id, ())  # its timeout timer would otherwise wait on for nothing
         return Outcome.COMMITTED, None

@@ -22,11 +22,12 @@ from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionStatus
 from flowcore.observability import logger
-from flowcore.ports import ExecutionRepository, FlowRepository, RunRepository, Timers
+from flowcore.ports import ExecutionRepository, FlowRepository, PayloadStore, ResultRepository, RunRepository, Timers
 from flowcore.runner.attempt import Attempts
 from flowcore.runner.chain import Chain
 from flowcore.runner.commit import Committer, FollowUps
 from flowcore.runner.conflicts import Conflicts
+from flowcore.runner.data import Contexts, Memory, Offload
 from flowcore.runner.flows import FlowCache
 from flowcore.runner.outcome import Outcome
 from flowcore.runner.recovery import Recovery
@@ -47,20 +48,23 @@ class TaskRunner:
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
         max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
+        results: ResultRepository | None = None,
+        payloads: PayloadStore | None = None,
     ) -> None:
+        """`results` and `payloads` serve flows whose tasks pass data (without them, a template that reads
+        `tasks.<name>` finds nothing, and an output over the inline limit fails its task)."""
         self._runs = runs
         self._executions = executions
         self._flows = FlowCache(flows, ceiling=max_transitions_ceiling)
-        follow_ups = FollowUps(runs, executions)
+        follow_ups = FollowUps(runs, executions, results)
         recovery = Recovery(runs, executions, self._flows, follow_ups)
         self._conflicts = Conflicts(runs, recovery, timers, rand, clock)
-        step = Step(
-            Attempts(runs, registry, lease_seconds, rand, clock),
-            Committer(runs, executions, timers, follow_ups, rand, clock),
-            timers,
+        attempts = Attempts(
+            runs, registry, lease_seconds, rand, clock, Contexts(runs, results, payloads), Offload(payloads)
         )
+        step = Step(attempts, Committer(runs, executions, timers, follow_ups, rand, clock), timers)
         self._step = step
-        self._chain = Chain(step, runs, executions, self._conflicts, chain_tasks)
+        self._chain = Chain(step, runs, executions, self._conflicts, follow_ups, chain_tasks)
 
     def process(self, dispatch: Dispatch, remaining_ms: Callable[[], int] | None = None) -> Outcome:
         """Handle one dispatch. `remaining_ms` is the invocation's time left (the Lambda context's); without
@@ -76,12 +80,15 @@ class TaskRunner:
         if execution.status is not ExecutionStatus.RUNNING:
             outcome = self._skip(ref, dispatch)
         else:
+            memory = Memory()
             try:
-                outcome, successor = self._step.run(flow, execution, ref, dispatch)
+                outcome, successor = self._step.run(flow, execution, ref, dispatch, memory)
             except RunConflict as conflict:
                 outcome = self._conflicts.resolve(flow, ref, dispatch, conflict.current)
             else:
-                return self._chain.run(flow, ref, successor, outcome, remaining_ms) if successor else outcome
+                if successor is None:
+                    return outcome
+                return self._chain.run(flow, ref, successor, outcome, remaining_ms, memory)
         logger.info("task run", extra={"outcome": outcome})
         return outcome
 

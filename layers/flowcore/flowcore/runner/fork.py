@@ -12,7 +12,15 @@ from dataclasses import replace
 from flowcore.domain.branches import Plan, plan
 from flowcore.domain.compiled import CompiledFlow
 from flowcore.domain.conflicts import ExecutionConflict
-from flowcore.domain.records import BranchChange, Dispatch, DispatchGuard, EndedAttempt, ExecutionRecord, RunRef
+from flowcore.domain.records import (
+    BranchChange,
+    Dispatch,
+    DispatchGuard,
+    EndedAttempt,
+    ExecutionRecord,
+    LatestResult,
+    RunRef,
+)
 from flowcore.domain.routing import Decision, branch_change
 from flowcore.domain.statuses import ExecutionStatus
 from flowcore.ports import ExecutionRepository, RunRepository, Timers
@@ -36,14 +44,18 @@ class BranchCommits:
         guard: DispatchGuard,
         dispatch: Dispatch,
         decision: Decision,
+        latest: LatestResult | None = None,
     ) -> Outcome:
+        """`latest`: the result as its task's latest, kept with it when some template reads that task."""
         for _ in range(_COMMIT_ROUNDS):
             planned = plan(flow, execution, ref, dispatch.budget, dispatch.merged, decision)
             runs, change = planned.runs, _change(execution, decision, planned) if planned.changes_execution else None
+            if flow.reads_previous:
+                runs = tuple(replace(run, predecessor=ref.label) for run in runs)
             if decision.limit_exceeded or planned.limit_exceeded:
                 runs, change = (), _over_limit(flow, execution, ref, planned)
             try:
-                self._runs.commit_result(ref, ended, guard, runs, change)
+                self._runs.commit_result(ref, ended, guard, runs, change, latest)
             except ExecutionConflict:
                 current = self._executions.get(execution.execution_id)
                 if current is None or current.status is not ExecutionStatus.RUNNING:

@@ -16,6 +16,7 @@ from flowcore.domain.routing import decide
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
 from flowcore.ports import ExecutionRepository, RunRepository
 from flowcore.runner.commit import FollowUps
+from flowcore.runner.data import Seen
 from flowcore.runner.flows import FlowCache
 from flowcore.runner.outcome import Outcome
 
@@ -47,7 +48,7 @@ class Recovery:
             execution = execution or self._running(ref.execution_id)
             if execution is None:
                 return Outcome.DUPLICATE
-            found = self._after(flow, execution, ref, current.attempt, result)
+            found = self._after(flow, execution, current, result)
             if isinstance(found, Outcome):
                 return found
             ref, current = found
@@ -74,15 +75,19 @@ class Recovery:
         return execution if execution is not None and execution.status is ExecutionStatus.RUNNING else None
 
     def _after(
-        self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, attempt: int, result: TaskResult
+        self, flow: CompiledFlow, execution: ExecutionRecord, run: RunRecord, result: TaskResult
     ) -> Outcome | tuple[RunRef, RunRecord]:
-        """Repeat what follows a committed result; the next run when it exists already (walk on from it)."""
-        decision = decide(flow, ref, attempt, result)
+        """Repeat what follows a committed result; the next run when it exists already (walk on from it).
+        Conditions that read more than the run's output are not evaluated again: the run records their choice."""
+        ref = run.ref
+        decision = decide(flow, ref, run.attempt, result, routed=run.routed)
         if decision.limit_exceeded or len(decision.successors) != 1:
-            self._follow_ups.apply(execution, ref, decision, decision.successors)
+            self._follow_ups.remember(flow, ref, Seen.of_run(run))
+            self._follow_ups.apply(flow, execution, ref, decision, decision.successors)
             return Outcome.RECOVERED
         successor = decision.successors[0]
-        if self._runs.hand_off(successor):
+        self._follow_ups.remember(flow, ref, Seen.of_run(run))
+        if self._follow_ups.hand_off(flow, ref, successor):
             return Outcome.RECOVERED
         found = self._runs.get(successor)
         return Outcome.DUPLICATE if found is None else (successor, found)

@@ -7,6 +7,7 @@ from those declarations when a flow is stored (`flowcore.api.parameters`); the r
 
 from __future__ import annotations
 
+import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -32,6 +33,8 @@ class TaskContext:
     rand: Callable[[], float] = field(default=random.random)
     #: True when a timer resumed this run after the task asked to wait.
     resumed: bool = False
+    #: The task's `input` template resolved against the execution's data (None: the task has none).
+    input: Any = None
 
     @property
     def idempotency_key(self) -> str:
@@ -50,12 +53,51 @@ class Param:
     max_length: int | None = None
     description: str | None = None
 
+    def read(self, value: Any) -> Any:
+        """`value` in this parameter's type, within its bounds; `ParameterError` saying why not. Values stored
+        in a flow were checked when it was saved; a templated one is checked here, once resolved."""
+        shown = json.dumps(value, default=str)[:80]
+        expected = {int: "an integer", float: "a number", str: "a string"}[self.kind]
+        try:
+            converted: Any = value if self.kind is str and isinstance(value, str) else None
+            if self.kind is not str:
+                converted = _number(self.kind, value)
+        except (ValueError, TypeError, OverflowError):
+            converted = None
+        if converted is None:
+            raise ParameterError(f"parameter '{self.name}' is {shown}, not {expected}")
+        if (self.ge is not None and converted < self.ge) or (self.le is not None and converted > self.le):
+            bounds = f"from {self.ge if self.ge is not None else '-inf'} to {self.le if self.le is not None else 'inf'}"
+            raise ParameterError(f"parameter '{self.name}' is {shown}, out of its range ({bounds})")
+        if self.max_length is not None and len(converted) > self.max_length:
+            raise ParameterError(f"parameter '{self.name}' is longer than {self.max_length} characters")
+        return converted
+
 
 #: Parameters every built-in accepts, so users and tests can force an outcome.
 FORCED_OUTCOME = (
     Param("failure_rate", float, 0.0, ge=0.0, le=1.0, description="fails when random() < rate"),
     Param("fail_times", int, 0, ge=0, le=100, description="fail the first N attempts"),
 )
+
+
+class ParameterError(ValueError):
+    """A parameter whose value, once its template was resolved, is not what the task type declares."""
+
+
+def _number(kind: type, value: Any) -> int | float:
+    """`value` as an int or a float, as pydantic's lax mode converts it (a whole float or a numeric string)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, str):
+        value = float(value.strip()) if kind is float or "." in value or "e" in value.lower() else int(value)
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if not isinstance(value, int | float):
+        raise ValueError(value)
+    return float(value)
 
 
 class Parameters:
@@ -68,7 +110,7 @@ class Parameters:
         values: dict[str, Any] = {}
         for param in declared:
             if param.name in given:
-                values[param.name] = param.kind(given[param.name])
+                values[param.name] = param.read(given[param.name])
             elif param.default is REQUIRED:
                 raise ValueError(f"parameter '{param.name}' is required")
             else:

@@ -16,9 +16,11 @@ MAX_WAIT_SECONDS = 31_536_000
 
 class PassTask(TaskType):
     name = "pass"
-    description = "Succeeds and echoes its parameters."
+    description = "Succeeds with its resolved input when it has one, else echoes its parameters."
 
     def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
+        if ctx.input is not None:
+            return TaskResult.success(ctx.task_name, ctx.input)
         return succeeded(ctx, {"parameters": dict(params.extra)})
 
 

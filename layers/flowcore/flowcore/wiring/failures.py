@@ -17,9 +17,8 @@ from flowcore.wiring.shared import per_container, repositories
 @per_container
 def failed_batch_handler() -> FailedBatchHandler:
     stored = repositories()
-    recovery = Recovery(
-        stored.runs, stored.executions, FlowCache(stored.flows), FollowUps(stored.runs, stored.executions)
-    )
+    follow_ups = FollowUps(stored.runs, stored.executions, stored.results)
+    recovery = Recovery(stored.runs, stored.executions, FlowCache(stored.flows), follow_ups)
     timers = StepFunctionsTimers(clients.stepfunctions, settings().timer_state_machine_arn)
     batches = StreamArchive(clients.streams())
     return FailedBatchHandler(stored.runs, stored.executions, stored.flows, batches, recovery, timers)

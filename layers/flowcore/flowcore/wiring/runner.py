@@ -10,6 +10,7 @@ from flowcore.adapters import clients
 from flowcore.adapters.stream import StreamConsumer
 from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
+from flowcore.ports import PayloadStore
 from flowcore.runner.dispatch import TaskRunner
 from flowcore.settings import settings
 from flowcore.tasks import default_registry
@@ -26,6 +27,7 @@ def new_task_runner(
     lease_seconds: int = 60,
     chain_tasks: int = 100,
     max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
+    payloads: PayloadStore | None = None,
 ) -> TaskRunner:
     """A runner as a new container builds it (the fault suite and the bench build more than one)."""
     timers = StepFunctionsTimers(stepfunctions, timer_arn)
@@ -38,6 +40,8 @@ def new_task_runner(
         lease_seconds,
         chain_tasks,
         max_transitions_ceiling=max_transitions_ceiling,
+        results=stored.results,
+        payloads=payloads,
     )
 
 

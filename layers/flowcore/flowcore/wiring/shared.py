@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flowcore.adapters import clients
 from flowcore.adapters.dynamodb.executions import DynamoExecutionRepository
 from flowcore.adapters.dynamodb.flows import DynamoFlowRepository
+from flowcore.adapters.dynamodb.results import DynamoResultRepository
 from flowcore.adapters.dynamodb.runs import DynamoRunRepository
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Table
@@ -49,6 +50,7 @@ class Repositories:
         self.flows = DynamoFlowRepository(table, stamps)
         self.executions = DynamoExecutionRepository(table, stamps)
         self.runs = DynamoRunRepository(table, stamps)
+        self.results = DynamoResultRepository(table, stamps)
 
 
 @per_container

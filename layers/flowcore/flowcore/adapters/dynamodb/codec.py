@@ -173,6 +173,10 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         merged=int(item.get("merged", 0)),
         arrived_total=_int_or_none(item, "arrived_total"),
         output_ref=ref_from(item.get("output_ref")),
+        input=json.loads(item["input"]) if "input" in item else None,
+        input_ref=ref_from(item.get("input_ref")),
+        predecessor=item.get("from"),
+        routed=tuple(item["routed"]) if "routed" in item else None,
     )
 
 

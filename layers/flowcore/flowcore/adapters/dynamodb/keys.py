@@ -6,8 +6,10 @@
 | flow version  | FLOW#<flow_id>    | V#<version, 6 digits>                   |                              |
 | execution     | EXEC#<id>         | META                                    | FLOW#<flow_id> / <created>#<id> |
 | task run      | EXEC#<id>         | RUN#<seq, 6 digits>#<task>              |                              |
+| latest result | EXEC#<id>         | RESULT#<task>                           |                              |
 
-A task run has one item per visit of its task; its attempts update it. `tests/unit/test_keys.py` fails when
+A task run has one item per visit of its task; its attempts update it. A latest result holds the last
+ended run of a task that some template reads as `tasks.<name>`. `tests/unit/test_keys.py` fails when
 one of these prefixes is written anywhere else in the service.
 """
 
@@ -21,6 +23,7 @@ from flowcore.domain.records import RunRef
 EXECUTION_PREFIX: Final = "EXEC#"
 FLOW_PREFIX: Final = "FLOW#"
 RUN_PREFIX: Final = "RUN#"
+RESULT_PREFIX: Final = "RESULT#"
 VERSION_PREFIX: Final = "V#"
 META: Final = "META"  # the execution item's sort key
 HEAD: Final = "HEAD"  # the flow head's sort key
@@ -68,6 +71,10 @@ def run_ref_of(pk: str, sk: str) -> RunRef:
     return RunRef(execution_id_of(pk), seq, task_name)
 
 
+def result_sk(task_name: str) -> str:
+    return f"{RESULT_PREFIX}{task_name}"
+
+
 def is_run_sk(sort_key: str) -> bool:
     return sort_key.startswith(RUN_PREFIX)
 
@@ -87,4 +94,6 @@ def item_kind(sort_key: str) -> str:
         return "task run"
     if sort_key.startswith(VERSION_PREFIX):
         return "flow version"
+    if sort_key.startswith(RESULT_PREFIX):
+        return "latest result"
     return "item"

@@ -7,7 +7,7 @@ The statuses a condition accepts, and the one a write sets, come from the domain
 from __future__ import annotations
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import Item, attempt_item, n, output_json, s
+from flowcore.adapters.dynamodb.codec import Item, attempt_item, compact, n, output_json, ref_item, s
 from flowcore.adapters.dynamodb.expressions import ABSENT_ITEM, run_key, status_in
 from flowcore.adapters.dynamodb.table import Update
 from flowcore.domain.branches import NewRun
@@ -39,6 +39,8 @@ def new_run_item(ref: RunRef, event: RunEvent, now: str, expires_at: int, run: N
         item["merged"] = n(run.merged)
     if run is not None and run.arrived_total is not None:
         item["arrived_total"] = n(run.arrived_total)
+    if run is not None and run.predecessor is not None:
+        item["from"] = s(run.predecessor)
     return item
 
 
@@ -117,6 +119,7 @@ def attempt_end(
     if wait_until is not None:
         values[":park"] = n(wait_until)
         sets += ", wait_until = :park"
+    sets += _data(ended, values)
     if event in _RETRIED and ended.result.status is TaskStatus.FAILURE:
         # The attempt is tried again: the history keeps it.
         values.update({":tried": {"L": [attempt_item(ended)]}, ":none": {"L": []}})
@@ -129,10 +132,35 @@ def attempt_end(
         + sets
         + " REMOVE claim, lease_until"
         + ("" if wait_until is not None else ", wait_until"),
-        names={"#status": "status", "#output": "output", "#error": "error", "#atomic": "atomic"},
+        names={"#status": "status", "#output": "output", "#error": "error", "#atomic": "atomic"}
+        | ({"#input": "input"} if ended.input is not None else {})
+        | ({"#from": "from"} if ended.predecessor is not None else {}),
         values=values,
         condition=condition,
     )
+
+
+def _data(ended: EndedAttempt, values: Item) -> str:
+    """What an attempt of a task that reads or writes data adds: its resolved input, where its large values
+    went, the successors its conditions chose and the run that led to it. A flow without templates writes
+    none of them."""
+    sets = ""
+    if ended.input is not None:
+        values[":input"] = s(compact(ended.input))
+        sets += ", #input = :input"
+    if ended.input_ref is not None:
+        values[":input_ref"] = ref_item(ended.input_ref)
+        sets += ", input_ref = :input_ref"
+    if ended.output_ref is not None:
+        values[":output_ref"] = ref_item(ended.output_ref)
+        sets += ", output_ref = :output_ref"
+    if ended.routed is not None:
+        values[":routed"] = {"L": [s(name) for name in ended.routed]}
+        sets += ", routed = :routed"
+    if ended.predecessor is not None:
+        values[":from"] = s(ended.predecessor)
+        sets += ", #from = :from"
+    return sets
 
 
 def _ended(ended: EndedAttempt, event: RunEvent, expires_at: int, atomic: bool) -> Item:
@@ -146,7 +174,7 @@ def _ended(ended: EndedAttempt, event: RunEvent, expires_at: int, atomic: bool) 
         ":ended": s(ended.ended_at),
         ":duration": n(ended.duration_ms),
         ":message": s(result.message or ""),
-        ":output": s(output_json(result.output)),
+        ":output": s(output_json(None if ended.output_ref is not None else result.output)),
         ":error": s(result.error or ""),
         ":expires": n(expires_at),
     }

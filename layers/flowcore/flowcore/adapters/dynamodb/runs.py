@@ -12,12 +12,13 @@ from typing import Any
 from flowcore.adapters.dynamodb import execution_writes, expressions, keys, run_writes
 from flowcore.adapters.dynamodb.codec import run_from, s
 from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cursor
+from flowcore.adapters.dynamodb.results import result_item
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update
 from flowcore.domain.branches import NewRun
 from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist
 from flowcore.domain.errors import StoreUnavailable
-from flowcore.domain.records import BranchChange, DispatchGuard, EndedAttempt, RunRecord, RunRef
+from flowcore.domain.records import BranchChange, DispatchGuard, EndedAttempt, LatestResult, RunRecord, RunRef
 from flowcore.domain.statuses import ABSENT, RunEvent, run_sources
 
 _REFUSED = "ConditionalCheckFailed"
@@ -64,14 +65,15 @@ class DynamoRunRepository:
             last = {"pk": s(items[-1]["pk"]), "sk": s(items[-1]["sk"])}
         return [run_from(item) for item in items], encode_cursor(last, query)
 
-    def hand_off(self, ref: RunRef) -> bool:
-        return self._create(ref, RunEvent.HAND_OFF)
+    def hand_off(self, ref: RunRef, predecessor: str | None = None) -> bool:
+        return self._create(ref, RunEvent.HAND_OFF, predecessor)
 
     def skip_ahead(self, ref: RunRef) -> bool:
         return self._create(ref, RunEvent.SKIP)
 
-    def _create(self, ref: RunRef, event: RunEvent) -> bool:
-        item = run_writes.new_run_item(ref, event, self._stamps.now(), self._stamps.expires_at())
+    def _create(self, ref: RunRef, event: RunEvent, predecessor: str | None = None) -> bool:
+        run = NewRun(ref, predecessor=predecessor) if predecessor is not None else None
+        item = run_writes.new_run_item(ref, event, self._stamps.now(), self._stamps.expires_at(), run)
         try:
             self._table.put(item, expressions.ABSENT_ITEM)
         except Refused:
@@ -89,9 +91,10 @@ class DynamoRunRepository:
         guard: DispatchGuard,
         successors: tuple[NewRun, ...] = (),
         branches: BranchChange | None = None,
+        remember: LatestResult | None = None,
     ) -> None:
         event = RunEvent.SUCCEED if ended.result.succeeded else RunEvent.FAIL
-        if not successors and branches is None:
+        if not successors and branches is None and remember is None:
             self._apply(run_writes.attempt_end(ref, ended, guard, event, self._stamps.expires_at()))
             return
         result = run_writes.attempt_end(ref, ended, guard, event, self._stamps.expires_at(), atomic=True)
@@ -99,6 +102,9 @@ class DynamoRunRepository:
             {"Update": {**result.params(self._table.name), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
         ]
         items += [self._put_new(successor) for successor in successors]
+        if remember is not None:  # after the successors (their refusals are read by position), before the execution
+            latest = result_item(ref.execution_id, remember, self._stamps.expires_at())
+            items.append({"Put": {"TableName": self._table.name, "Item": latest}})
         if branches is not None:
             moved = execution_writes.branches(ref.execution_id, branches, self._stamps.now())
             items.append({"Update": moved.params(self._table.name)})

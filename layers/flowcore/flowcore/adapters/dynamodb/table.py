@@ -102,8 +102,11 @@ class Table:
         item = answer.get("Item")
         return plain(item) if item else None
 
-    def put(self, item: Item, condition: str, return_old: bool = False) -> None:
-        extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
+    def put(self, item: Item, condition: str, values: Item | None = None, return_old: bool = False) -> None:
+        """Write `item` when `condition` holds (`Refused` otherwise), `values` its placeholders."""
+        extra: dict[str, Any] = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if return_old else {}
+        if values:
+            extra["ExpressionAttributeValues"] = values
         self._call(self._db.put_item, TableName=self.name, Item=item, ConditionExpression=condition, **extra)
 
     def update(self, update: Update, return_old: bool = False) -> None:
