@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,6 +77,18 @@ def on_fresh_stack[T](function: Callable[[], T]) -> T:
 def example(name: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
     return document
+
+
+def documented_data() -> dict[str, tuple[dict[str, Any], str, Any]]:
+    """For each flow of the "Data between tasks" table of examples/README.md: its input, its last task and that
+    task's final output."""
+    rows = {}
+    for line in (EXAMPLES / "README.md").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"\| \[`([\w-]+\.json)`\]\(\1\) \| `(\{.*?\})` \| `(\w+)` \| `(.+)` \|$", line)
+        if found:
+            file, given, last, output = found.groups()
+            rows[file] = (json.loads(given), last, json.loads(output))
+    return rows
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pytest
 from local.runtime import LocalRuntime, PortUnavailable
 from tests.conftest import EXAMPLES, ROOT, example
 from tests.e2e.conftest import TERMINAL, Client, command_environment
+from tests.harness import documented_data
 
 pytestmark = pytest.mark.e2e
 
@@ -166,11 +167,25 @@ def test_every_example_is_documented() -> None:
 @pytest.mark.parametrize(("file", "status", "path"), [pytest.param(*row, id=row[0]) for row in documented_examples()])
 def test_example_reaches_its_documented_status(client: Client, file: str, status: str, path: list[str]) -> None:
     definition = json.loads((EXAMPLES / file).read_text(encoding="utf-8"))
+    given, last, output = documented_data().get(file, ({}, None, None))
 
-    document = client.run(definition)
+    document = client.run(definition, given)
 
     assert document["status"] == status, document
     assert document["path"] == path
+    if last is not None:
+        assert document["task_results"][last]["output"] == output
+
+
+def test_the_data_examples_are_documented_with_their_output() -> None:
+    assert set(documented_data()) == {"data_pipeline.json", "branch_on_computed_value.json", "branch_on_output.json"}
+
+
+def test_a_computed_value_below_the_threshold_takes_the_other_path(client: Client) -> None:
+    document = client.run(example("branch_on_computed_value"), {"orders": 30, "returns": 20, "threshold": 200})
+
+    assert document["path"] == ["fetch_orders", "fetch_returns", "process", "store"]
+    assert document["task_results"]["store"]["output"]["records_stored"] == 50
 
 
 def test_retry_example_takes_three_attempts(client: Client) -> None:
