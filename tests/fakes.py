@@ -486,9 +486,11 @@ class FakePayloads:
     def __init__(self) -> None:
         self.objects: dict[str, str] = {}
         self.reads = 0
+        self.puts = 0
 
     def put(self, execution_id: str, value: Any) -> PayloadRef:
-        text = json.dumps(value, separators=(",", ":"))
+        self.puts += 1
+        text = json.dumps(value, separators=(",", ":"), default=str)
         digest = hashlib.sha256(text.encode()).hexdigest()
         key = f"{execution_id}/{digest}"
         self.objects[key] = text

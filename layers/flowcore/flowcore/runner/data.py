@@ -12,6 +12,7 @@ this and writes nothing more than before. One with templates reads, on top of it
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -86,13 +87,34 @@ class Memory:
                 self.tasks[name] = seen if seen.output_ref is None else replace(seen, output=None)
 
 
+class Known:
+    """The large values this container stored or read lately, by execution and content hash: one that comes
+    back (a `pass` task's output is its input; an input that is a read value as it is) is not stored again."""
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._refs: dict[tuple[str, str], PayloadRef] = {}
+
+    def add(self, execution_id: str, ref: PayloadRef) -> None:
+        if len(self._refs) >= self.LIMIT:
+            self._refs.clear()
+        self._refs[(execution_id, ref.sha256)] = ref
+
+    def get(self, execution_id: str, sha256: str) -> PayloadRef | None:
+        return self._refs.get((execution_id, sha256))
+
+
 class Contexts:
     """Builds a run's context document from the fewest reads."""
 
-    def __init__(self, runs: RunRepository, results: ResultRepository | None, payloads: PayloadStore | None) -> None:
+    def __init__(
+        self, runs: RunRepository, results: ResultRepository | None, payloads: PayloadStore | None, known: Known
+    ) -> None:
         self._runs = runs
         self._results = results
         self._payloads = payloads
+        self._known = known
         self._input: tuple[str, Any] | None = None  # the last large input read: (its key, its value)
 
     def build(
@@ -156,7 +178,7 @@ class Contexts:
     def _document(self, seen: Seen) -> dict[str, Any]:
         output = seen.output
         if seen.output_ref is not None and output is None:
-            output = self.load(seen.output_ref)
+            output = self.load(seen.ref.execution_id, seen.output_ref)
         return {"status": str(seen.status), "output": output, "error": seen.error, "attempts": seen.attempts}
 
     def _execution_input(self, execution: ExecutionRecord) -> Any:
@@ -164,13 +186,15 @@ class Contexts:
             return execution.input
         key = execution.input_ref.key
         if self._input is None or self._input[0] != key:
-            self._input = (key, self.load(execution.input_ref))
+            self._input = (key, self.load(execution.execution_id, execution.input_ref))
         return self._input[1]
 
-    def load(self, ref: PayloadRef) -> Any:
+    def load(self, execution_id: str, ref: PayloadRef) -> Any:
         if self._payloads is None:
             raise LookupError(f"payload '{ref.key}' cannot be read: no payload store is configured")
-        return self._payloads.get(ref)
+        value = self._payloads.get(ref)
+        self._known.add(execution_id, ref)
+        return value
 
 
 def _task_of(label: str) -> str:
@@ -185,17 +209,24 @@ def _ref_of(execution_id: str, label: str) -> RunRef:
 class Offload:
     """Values too large for an item go to the payload store; past `MAX_PAYLOAD_BYTES`, the task fails."""
 
-    def __init__(self, payloads: PayloadStore | None) -> None:
+    def __init__(self, payloads: PayloadStore | None, known: Known) -> None:
         self._payloads = payloads
+        self._known = known
 
     def store(self, execution_id: str, value: Any, what: str) -> tuple[PayloadRef | None, str | None]:
         """The reference `value` is kept under when it is large (None when it stays inline), or why it
         cannot be kept."""
-        size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+        body = json.dumps(value, separators=(",", ":"), default=str).encode()  # as the payload store writes it
+        size = len(body)
         if size <= INLINE_LIMIT:
             return None, None
         if size > MAX_PAYLOAD_BYTES:
             return None, f"{what} is {size:,} bytes; at most {MAX_PAYLOAD_BYTES:,} bytes can be kept"
         if self._payloads is None:
             return None, f"{what} is {size:,} bytes; more than {INLINE_LIMIT:,} needs a payload store"
-        return self._payloads.put(execution_id, value), None
+        known = self._known.get(execution_id, hashlib.sha256(body).hexdigest())
+        if known is not None:
+            return known, None
+        ref = self._payloads.put(execution_id, value)
+        self._known.add(execution_id, ref)
+        return ref, None

@@ -27,7 +27,7 @@ from flowcore.runner.attempt import Attempts
 from flowcore.runner.chain import Chain
 from flowcore.runner.commit import Committer, FollowUps
 from flowcore.runner.conflicts import Conflicts
-from flowcore.runner.data import Contexts, Memory, Offload
+from flowcore.runner.data import Contexts, Known, Memory, Offload
 from flowcore.runner.flows import FlowCache
 from flowcore.runner.outcome import Outcome
 from flowcore.runner.recovery import Recovery
@@ -59,9 +59,9 @@ class TaskRunner:
         follow_ups = FollowUps(runs, executions, results)
         recovery = Recovery(runs, executions, self._flows, follow_ups)
         self._conflicts = Conflicts(runs, recovery, timers, rand, clock)
-        attempts = Attempts(
-            runs, registry, lease_seconds, rand, clock, Contexts(runs, results, payloads), Offload(payloads)
-        )
+        known = Known()
+        contexts, offload = Contexts(runs, results, payloads, known), Offload(payloads, known)
+        attempts = Attempts(runs, registry, lease_seconds, rand, clock, contexts, offload)
         step = Step(attempts, Committer(runs, executions, timers, follow_ups, rand, clock), timers)
         self._step = step
         self._chain = Chain(step, runs, executions, self._conflicts, follow_ups, chain_tasks)
