@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowcore.domain.expressions import (
     MAX_EXPRESSION_DEPTH,
@@ -245,3 +247,19 @@ def test_the_readme_states_the_limits_as_they_are() -> None:
         f"1 to {MAX_WHEN_RULES} rules",
     ]:
         assert stated in section, stated
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789abc.[]{}()|&!@*?:,'\"`$<>=-_ \\")), max_size=40))
+def test_any_text_compiles_or_is_a_syntax_error(text: str) -> None:
+    # Whatever a user writes, compiling it either works or says why: never another exception (a 500)
+    try:
+        compile_expression(text)
+    except ExpressionSyntaxError as error:
+        assert str(error).startswith(f"expression '{text}' does not parse")
+
+
+def test_a_number_where_an_expression_should_start_is_a_syntax_error() -> None:
+    with pytest.raises(ExpressionSyntaxError) as caught:
+        compile_expression("0000")
+    assert str(caught.value) == "expression '0000' does not parse at position 0: invalid token '0'"

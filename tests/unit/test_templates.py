@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowcore.domain.expressions import ExpressionError, ExpressionSyntaxError
 from flowcore.domain.templates import (
@@ -210,3 +212,17 @@ def test_placeholders_are_in_order() -> None:
 @pytest.mark.parametrize("value", ["${a}x", "x${a}", "${a}${b}", "$${a}", "${a", "plain", 3, None, ["${a}"]])
 def test_is_template_is_only_a_whole_string_placeholder(value: Any) -> None:
     assert is_template(value) is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("$${}ab.'\"` \\")), max_size=30))
+def test_any_text_splits_or_says_which_placeholder_is_open(text: str) -> None:
+    # Whatever a user writes, it is text and placeholders, or a syntax error naming the open one: never a 500
+    try:
+        found = placeholders(text)
+    except ExpressionSyntaxError as error:
+        assert error.reason == "the '${' has no closing '}'"
+        return
+    if not found:
+        # Then only the escapes change it
+        assert resolve(text, CONTEXT) == text.replace("$${", "${")

@@ -134,7 +134,8 @@ def compile_expression(text: str) -> Expression:
     except LexerError as error:
         raise ExpressionSyntaxError(text, error.message, error.lexer_position) from error
     except ParseError as error:
-        reason = error.msg if error.token_value in error.msg else f"{error.msg} '{error.token_value}'"
+        token = str(error.token_value)  # a number token's value is an int
+        reason = error.msg if token in error.msg else f"{error.msg} '{token}'"
         raise ExpressionSyntaxError(text, reason, error.lex_position) from error
     except EmptyExpressionError as error:
         raise ExpressionSyntaxError(text, "the expression is empty", 0) from error
