@@ -130,6 +130,20 @@ def test_a_value_is_found_by_its_hash_only_under_its_own_execution(store: S3Payl
     assert store.find(EXECUTION, "../" + ref.sha256) is None  # not a hash: never turned into a key
 
 
+def test_finding_a_value_lists_its_key_within_executions_and_never_heads_it(store: S3PayloadStore, s3: Any) -> None:
+    # The API may list only with a prefix under executions/ (template.yaml); S3 answers a HeadObject of a missing
+    # key 403 to such a caller, so a lookup must be a listing whose prefix meets that condition.
+    ref = store.put(EXECUTION, {"a": 1})
+    calls: list[tuple[str, str | None]] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.*", lambda params, model, **_: calls.append((model.name, params.get("Prefix")))
+    )
+    assert store.find(EXECUTION, ref.sha256) == ref
+    assert store.find(EXECUTION, "1" * 64) is None
+    assert calls == [("ListObjectsV2", ref.key), ("ListObjectsV2", payload_key(EXECUTION, "1" * 64))]
+    assert all(prefix.startswith("executions/") for _, prefix in calls if prefix)
+
+
 def test_reading_a_value_that_is_gone_is_not_found(store: S3PayloadStore) -> None:
     ref = store.put(EXECUTION, {"a": 1})
     store.delete_all(EXECUTION)

@@ -96,17 +96,21 @@ class S3PayloadStore:
         )
 
     def find(self, execution_id: str, sha256: str) -> PayloadRef | None:
-        """The value of this execution with this hash, if it is stored (one HeadObject)."""
+        """The value of this execution with this hash, if it is stored.
+
+        A listing of the key as a prefix, not a HeadObject: S3 answers a HeadObject of a missing key with 404 only
+        to a caller allowed to list the bucket with no condition, and 403 to the API, whose listing is held to
+        `executions/` (template.yaml). The listing's own prefix satisfies that condition.
+        """
         if not _SHA256.match(sha256):
             return None
         key = payload_key(execution_id, sha256)
         s3, bucket = self._s3()
-        try:
-            with _translated(key):
-                head = s3.head_object(Bucket=bucket, Key=key)
-        except NotFound:
+        with _translated(key):
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not listed or listed[0]["Key"] != key:
             return None
-        return PayloadRef(key, int(head["ContentLength"]), sha256)
+        return PayloadRef(key, int(listed[0]["Size"]), sha256)
 
     def delete_all(self, execution_id: str) -> int:
         """Delete every object under the execution's prefix, a page (1,000 keys) at a time; how many."""
