@@ -1,20 +1,17 @@
-"""Payloads on the local stack: the bucket is moto's, a download works over HTTP, the objects' bytes live on disk,
-and they are kept in the data folder across restarts (a reference whose object was not saved is named at load)."""
+"""Payloads on the local stack: the bucket is moto's, a download works over HTTP, and the objects' bytes live on
+disk (their place in the data folder across restarts: tests/e2e/test_local_data.py)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from local import moto_patches
-from local.datastore import PAYLOADS
 from local.moto_patches import FileBuffer
 from local.runtime import LocalRuntime
 from local.stack import REGION
@@ -73,43 +70,3 @@ def test_an_objects_bytes_are_on_disk_not_in_memory(runtime: LocalRuntime, clien
     buffer = fake._value_buffer
     assert isinstance(buffer, FileBuffer)
     assert buffer.path.stat().st_size == document["input_ref"]["size"]
-
-
-def saved_payloads(data: Path) -> list[str]:
-    return sorted(path.relative_to(data / PAYLOADS).as_posix() for path in (data / PAYLOADS).rglob("*.json"))
-
-
-def test_payloads_are_kept_across_a_restart_and_go_with_their_execution(tmp_path: Path) -> None:
-    # Given an execution with a stored input, saved on a clean stop
-    with LocalRuntime(port=0, moto_port=0, data_dir=tmp_path) as first:
-        document = Client(first.url).run(example("data_processing"), large_input())
-    reference = document["input_ref"]
-    assert saved_payloads(tmp_path) == [f"executions/{document['execution_id']}/{reference['sha256']}.json"]
-    # When the stack starts again / Then the value downloads as before
-    with LocalRuntime(port=0, moto_port=0, data_dir=tmp_path) as second:
-        client = Client(second.url)
-        assert followed(second.url + reference["ref"]) == (200, large_input())
-        # And deleting the execution deletes its object, and its file at the next save
-        assert client.request("DELETE", f"/executions/{document['execution_id']}").json()["payloads_deleted"] == 1
-    assert saved_payloads(tmp_path) == []
-
-
-def test_a_reference_whose_payload_was_not_saved_is_named_when_the_stack_starts(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # Given a save whose payload file was removed by hand
-    with LocalRuntime(port=0, moto_port=0, data_dir=tmp_path) as first:
-        document = Client(first.url).run(example("data_processing"), large_input())
-    for path in (tmp_path / PAYLOADS).rglob("*.json"):
-        path.unlink()
-    # When the stack starts
-    with caplog.at_level(logging.WARNING), LocalRuntime(port=0, moto_port=0, data_dir=tmp_path) as second:
-        client = Client(second.url)
-        status = client.request("GET", f"/executions/{document['execution_id']}").json()
-        download = client.request("GET", document["input_ref"]["ref"])
-    # Then the load names the reference, the document still shows it, and its download is 404
-    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
-    assert any(f"EXEC#{document['execution_id']}" in line and "not saved" in line for line in warnings), warnings
-    assert any("1 reference(s) to payloads that were not saved" in line for line in warnings), warnings
-    assert status["input_ref"] == document["input_ref"]
-    assert download.status == 404
