@@ -26,17 +26,26 @@ and the tests' in-process accounts call it too, so both run the same DynamoDB.
    after parsing the definition; a `StopExecution` arriving before that (a timer stopped right after it
    started: an execution that ends at once, or is cancelled) raised AttributeError on `None.set_stop`, a 500.
    Here the stop waits, briefly, for the environment.
+7. S3 keeps each object's bytes in a `SpooledTemporaryFile`: in memory up to about 5 MB, and over that in an
+   unnamed temporary file that holds a descriptor for as long as the object lives. Payloads go up to 10 MB, so
+   the stack's memory (and its descriptors) would grow with every large value kept. With `spool_objects(folder)`
+   each object's bytes live in a file of their own in `folder`, opened only while they are read or written;
+   moto keeps the object's metadata. Objects are not listed for the dashboard either (4.), so one deleted or
+   replaced is freed at once (moto deletes its file when it disposes of it).
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
@@ -54,7 +63,9 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.utilities.utils import get_partition
 
 #: DynamoDB Streams keeps a record for 24 hours.
 STREAM_RETENTION = timedelta(hours=24)
@@ -82,6 +93,8 @@ def apply() -> None:
         model.__new__ = staticmethod(_untracked_new)  # type: ignore[method-assign,assignment]
         model.instances_tracked.clear()  # type: ignore[attr-defined]
     ExecutionWorker.stop = _stop_once_ready(ExecutionWorker.stop)  # type: ignore[method-assign]
+    FakeKey.__init__ = _spooled(FakeKey.__init__)  # type: ignore[method-assign]
+    FakeKey.__setstate__ = _spooled(FakeKey.__setstate__)  # type: ignore[method-assign]
     _applied.append("moto")
 
 
@@ -263,6 +276,12 @@ def table_of(name: str, region: str) -> Table:
     return table
 
 
+def s3_of(region: str) -> S3Backend:
+    """moto's S3 in the default account (buckets are global; the partition follows the region)."""
+    backend: S3Backend = s3_backends[DEFAULT_ACCOUNT_ID][get_partition(region)]
+    return backend
+
+
 def trim_stream(shard: StreamShard, keep_from: int | None, now: datetime | None = None) -> int:
     """Drop the shard's records below sequence number `keep_from` (None: keep them) and those older than
     24 hours; returns how many were dropped. The caller holds moto's lock.
@@ -319,7 +338,7 @@ def _expire_iterators(iterators: dict[str, ShardIterator]) -> None:
 
 # -- 4. objects made by the million are not listed for the dashboard ----------------------------------------
 
-_UNTRACKED: tuple[type, ...] = (Item, StreamRecord, ShardIterator)
+_UNTRACKED: tuple[type, ...] = (Item, StreamRecord, ShardIterator, FakeKey)
 
 
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -380,3 +399,89 @@ def _stop_once_ready(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(self, *args, **kwargs)
 
     return stop
+
+
+# -- 7. S3 objects' bytes on disk, not in memory -----------------------------------------------------------
+
+_spool: list[Path] = []  # the folder objects are spooled to; empty: moto's own buffers
+_names = itertools.count()
+
+
+def spool_objects(folder: Path | None) -> None:
+    """Keep the bytes of every S3 object created from now on in a file of its own under `folder` (None: in
+    moto's own buffers again). The folder is emptied: what it held belonged to a stack that is gone."""
+    _spool.clear()
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("*.object"):
+        leftover.unlink(missing_ok=True)
+    _spool.append(folder)
+
+
+class FileBuffer:
+    """What a `FakeKey` does with its buffer (seek, tell, read, write, truncate, close), on a file opened only for
+    the call: any number of objects, no descriptor held, no bytes in memory. `close` deletes the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._position = 0
+        self._closed = False
+        path.write_bytes(b"")
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._open()
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self.path.stat().st_size}[whence]
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        self._open()
+        with self.path.open("rb") as file:
+            file.seek(self._position)
+            data = file.read(size)
+        self._position += len(data)
+        return data
+
+    def write(self, data: bytes) -> int:
+        self._open()
+        with self.path.open("r+b") as file:
+            file.seek(self._position)
+            file.write(data)
+        self._position += len(data)
+        return len(data)
+
+    def truncate(self, size: int | None = None) -> int:
+        self._open()
+        end = self._position if size is None else size
+        os.truncate(self.path, end)
+        return end
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.path.unlink(missing_ok=True)
+
+    def _open(self) -> None:
+        if self._closed:
+            raise ValueError("I/O operation on closed file.")  # as a closed file says it: moto expects it
+
+
+def _spooled(original: Callable[..., None]) -> Callable[..., None]:
+    """After moto builds a key's buffer (`__init__`, `__setstate__`), move its bytes to a file when spooling."""
+
+    def build(self: FakeKey, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if not _spool:
+            return
+        spooled = self._value_buffer
+        spooled.seek(0)
+        buffer = FileBuffer(_spool[0] / f"{os.getpid()}-{next(_names)}.object")
+        buffer.write(spooled.read())
+        spooled.close()
+        self._value_buffer = buffer  # type: ignore[assignment] # the file calls moto makes, on disk
+
+    return build

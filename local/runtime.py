@@ -11,7 +11,9 @@ import errno
 import json
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from local import moto_patches
 from local.containers import reset_containers
-from local.datastore import DataFolder, Keeper
+from local.datastore import DataFolder, Keeper, LoadReport, PayloadBucket
 from local.esm import Handler, QueuePump, StreamPump, passes, sqs_failure_sink
 from local.poller import Poller
 from local.retention import StreamRetention, TrimmingPump
@@ -168,6 +170,24 @@ def _warm_up() -> None:
     api_app.lambda_handler(http_event("GET", "/health"), LambdaContext("ApiFunction"))
 
 
+def _log_loaded(folder: DataFolder, loaded: LoadReport, every: str) -> None:
+    log.info(
+        "data: %s (%d item(s) loaded, %d payload(s), %d run(s) re-dispatched, %d timer(s); %s)",
+        folder.folder,
+        loaded.items,
+        loaded.payloads,
+        loaded.redispatched,
+        loaded.timers,
+        every,
+    )
+    if loaded.dangling:
+        log.warning(
+            "data: %d reference(s) to payloads that were not saved: downloading one answers 404, and a task that "
+            "reads one fails",
+            len(loaded.dangling),
+        )
+
+
 class LocalRuntime:
     """Start with `start()` (or `with LocalRuntime(...) as runtime:`); port 0 picks a free port."""
 
@@ -206,6 +226,7 @@ class LocalRuntime:
         self._fresh = fresh
         self._save_interval = save_interval
         self.keeper: Keeper | None = None
+        self._spool: Path | None = None
         self._holds_process = False
 
     # -- addresses ------------------------------------------------------------------------------------
@@ -256,6 +277,7 @@ class LocalRuntime:
         if not LocalRuntime._running.acquire(blocking=False):
             raise RuntimeError("a local stack is already running in this process")
         self._holds_process = True
+        self._spool_payloads()
         moto = self._start_moto()
         self._set_environment(self._aws_environment())
         session = boto3.session.Session(
@@ -295,6 +317,7 @@ class LocalRuntime:
             stack.state_machine_arn,
             dispatches,
             self._save_interval,
+            PayloadBucket(lambda: moto_patches.s3_of(REGION), stack.payload_bucket),
         )
         every = f"saved every {self._save_interval:.0f} s and on stop"
         if self._fresh:
@@ -303,19 +326,12 @@ class LocalRuntime:
             log.info("data: %s (starting empty%s; %s)", folder.folder, kept, every)
         else:
             try:
-                items, redispatched, timers = keeper.load()
+                loaded = keeper.load()
             except (OSError, ValueError, KeyError, TypeError) as error:
                 raise DataUnreadable(
                     f"cannot load {folder.path}: {error}; start with --fresh to set it aside and start empty"
                 ) from error
-            log.info(
-                "data: %s (%d item(s) loaded, %d run(s) re-dispatched, %d timer(s); %s)",
-                folder.folder,
-                items,
-                redispatched,
-                timers,
-                every,
-            )
+            _log_loaded(folder, loaded, every)
         return keeper
 
     def _start_pollers(self, session: boto3.session.Session, moto: _MotoServer) -> None:
@@ -353,6 +369,15 @@ class LocalRuntime:
             self._pollers.append(Poller("data-saver", self.keeper, min(self._save_interval, 1.0)))
         for poller in self._pollers:
             poller.start()
+
+    def _spool_payloads(self) -> None:
+        """S3 objects' bytes go to files (moto_patches 7.), not memory: in the data folder's `spool/` when there is
+        one (the disk the user chose for the stack's data), else in a temporary folder; emptied on stop."""
+        if self._data is not None:
+            self._spool = self._data.folder / "spool"
+        else:
+            self._spool = Path(tempfile.mkdtemp(prefix="flow-manager-spool-"))
+        moto_patches.spool_objects(self._spool)
 
     def _start_moto(self) -> _MotoServer:
         moto_patches.apply()
@@ -418,17 +443,25 @@ class LocalRuntime:
         if self._moto is not None:
             self._stop_moto(self._moto)
             self._moto = None
-        if self._saved_env:
-            for name, value in self._saved_env.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            self._saved_env.clear()
-            reset_containers()
+        if self._spool is not None:
+            moto_patches.spool_objects(None)
+            shutil.rmtree(self._spool, ignore_errors=True)
+            self._spool = None
+        self._restore_environment()
         if self._holds_process:
             self._holds_process = False
             LocalRuntime._running.release()
+
+    def _restore_environment(self) -> None:
+        if not self._saved_env:
+            return
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        reset_containers()
 
     @staticmethod
     def _save_on_stop(keeper: Keeper) -> None:

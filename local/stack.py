@@ -1,4 +1,4 @@
-"""Creates the template's stateful resources (table, queue, timer state machine) in moto."""
+"""Creates the template's stateful resources (table, payload bucket, queue, timer state machine) in moto."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class LocalStack:
     queue_url: str
     queue_arn: str
     state_machine_arn: str
+    payload_bucket: str
 
     def environment(self) -> dict[str, str]:
         """What the functions' environment holds in the cloud, pointed at these resources."""
@@ -37,6 +38,7 @@ class LocalStack:
             **self.spec.environment,
             "TABLE_NAME": self.table_name,
             "TIMER_STATE_MACHINE_ARN": self.state_machine_arn,
+            "PAYLOAD_BUCKET": self.payload_bucket,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
@@ -56,6 +58,9 @@ def create_stack(
     if ttl:
         dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
 
+    bucket = f"{name}-payloads"
+    _create_bucket(session.client("s3", **client_args), bucket, spec.bucket)
+
     sqs = session.client("sqs", **client_args)
     queue_url = sqs.create_queue(QueueName=f"{name}-runner-failures")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -65,4 +70,40 @@ def create_stack(
     machine_arn = sfn.create_state_machine(name=f"{name}-timer", definition=definition, roleArn=ACCOUNT_ROLE)[
         "stateMachineArn"
     ]
-    return LocalStack(spec, name, table["LatestStreamArn"], queue_url, queue_arn, machine_arn)
+    return LocalStack(spec, name, table["LatestStreamArn"], queue_url, queue_arn, machine_arn, bucket)
+
+
+def _create_bucket(s3: Any, name: str, properties: dict[str, Any]) -> None:
+    """The payload bucket as the template declares it: encryption, public access blocked, objects owned by the
+    bucket, lifecycle. Not its policy: it refuses plain HTTP, and everything local is plain HTTP on loopback
+    (moto evaluates bucket policies, so each request would be refused)."""
+    s3.create_bucket(Bucket=name)
+    encryption = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    if encryption:
+        rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]} for rule in encryption]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "PublicAccessBlockConfiguration" in properties:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
+        )
+    if "OwnershipControls" in properties:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=properties["OwnershipControls"])
+    lifecycle = properties.get("LifecycleConfiguration", {}).get("Rules", [])
+    if lifecycle:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle]}
+        )
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A lifecycle rule as CloudFormation writes it, as the S3 API takes it."""
+    converted: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return converted

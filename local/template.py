@@ -50,6 +50,8 @@ class StackSpec:
     mapping: StreamMapping
     timer_definition: str
     environment: dict[str, str] = field(default_factory=dict)
+    #: The payload bucket's properties, parameters resolved (`PayloadBucket`).
+    bucket: dict[str, Any] = field(default_factory=dict)
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -61,6 +63,16 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
     if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
         return parameters[value["Ref"]]
+    return value
+
+
+def _resolved(value: Any, parameters: dict[str, Any]) -> Any:
+    """`value` with every `!Ref` to a parameter replaced by its default, at any depth."""
+    value = _resolve(value, parameters)
+    if isinstance(value, dict):
+        return {key: _resolved(entry, parameters) for key, entry in value.items()}
+    if isinstance(value, list):
+        return [_resolved(entry, parameters) for entry in value]
     return value
 
 
@@ -93,4 +105,5 @@ def stack_spec(path: Path = TEMPLATE) -> StackSpec:
         .items()
         if not isinstance(_resolve(value, parameters), dict)
     }
-    return StackSpec(table=table, mapping=mapping, timer_definition=definition, environment=environment)
+    bucket = _resolved(resources.get("PayloadBucket", {}).get("Properties", {}), parameters)
+    return StackSpec(table=table, mapping=mapping, timer_definition=definition, environment=environment, bucket=bucket)

@@ -29,7 +29,7 @@ from flowcore.api.errors import (
     error_answer,
     error_body,
 )
-from flowcore.api.executions import ExecutionService
+from flowcore.api.executions import DOWNLOAD_SECONDS, ExecutionService
 from flowcore.api.flows import FlowService
 from flowcore.api.history import DEFAULT_HISTORY_RUNS, MAX_HISTORY_RUNS
 from flowcore.api.models import (
@@ -102,6 +102,9 @@ def _enable_docs(event: dict[str, Any]) -> None:
 
 ExecutionId = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="An execution id")]
 FlowId = Annotated[str, Path(pattern=FLOW_ID_PATTERN, description="A flow id")]
+Sha256 = Annotated[
+    str, Path(pattern=r"^[0-9a-f]{64}$", description="The value's SHA-256, as its reference (`ref`) names it")
+]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[
     str | None, Query(max_length=2048, description="`next_cursor` of the previous page (400 if it is not one)")
@@ -148,6 +151,7 @@ def _answer(document: dict[str, Any], status: int) -> Response[Any]:
 
 
 OK, CREATED, ACCEPTED = int(HTTPStatus.OK), int(HTTPStatus.CREATED), int(HTTPStatus.ACCEPTED)
+REDIRECT = int(HTTPStatus.TEMPORARY_REDIRECT)
 STATUS = {OK: ("StatusDocument", "The status document")}
 FLOW_STORED = {
     CREATED: ("FlowStored", "Stored as a new version"),
@@ -346,6 +350,34 @@ def get_execution_flow(execution_id: ExecutionId) -> dict[str, Any]:
     return {**flow_summary(flow), "definition": flow.definition.document}
 
 
+@app.get(
+    "/executions/<execution_id>/payloads/<sha256>",
+    tags=["executions"],
+    summary="Download a value kept in the payload store (an input or output over 32,000 bytes as JSON)",
+    description="A redirect to a presigned link that answers the value as JSON for 15 minutes: values up to 10 MB "
+    "are served by S3, beyond what a Lambda response can carry. The body gives the same link.",
+    responses=answers(
+        {REDIRECT: ("PayloadLink", "Redirected to the value's download link")},
+        404,
+        422,
+        *STORE_ERRORS,
+        headers={
+            REDIRECT: {"Location": "The download link (the body's `url`)", "Cache-Control": "`no-store`"},
+        },
+    ),
+)
+def download_payload(execution_id: ExecutionId, sha256: Sha256) -> Response[Any]:
+    ref, url = execution_service().payload(execution_id, sha256)
+    link = {"url": url, "expires_in": DOWNLOAD_SECONDS, "size": ref.size, "sha256": ref.sha256}
+    # The link carries a signature (and the function's session token) for its lifetime: no cache keeps it.
+    return Response(
+        status_code=REDIRECT,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(link),
+        headers={"Location": url, "Cache-Control": "no-store"},
+    )
+
+
 @app.post(
     "/executions/<execution_id>/cancel",
     tags=["executions"],
@@ -359,12 +391,17 @@ def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
 @app.delete(
     "/executions/<execution_id>",
     tags=["executions"],
-    summary="Delete an execution (cancelling it first)",
+    summary="Delete an execution, its task runs and its stored payloads (cancelling it first)",
     responses=answers({OK: ("ExecutionDeleted", "Deleted")}, 404, 422, *STORE_ERRORS),
 )
 def delete_execution(execution_id: ExecutionId) -> dict[str, Any]:
     removed = execution_service().delete(execution_id)
-    return {"message": f"Execution {execution_id} deleted", "execution_id": execution_id, "items_deleted": removed}
+    return {
+        "message": f"Execution {execution_id} deleted",
+        "execution_id": execution_id,
+        "items_deleted": removed.items,
+        "payloads_deleted": removed.payloads,
+    }
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local.datastore import FILE_NAME
+from local.datastore import FILE_NAME, PAYLOADS
 from local.runtime import LocalRuntime
 from tests.conftest import ROOT, example
 from tests.e2e.conftest import Client, command_environment
@@ -99,7 +100,9 @@ def test_saves_are_periodic_and_atomic(tmp_path: Path) -> None:
         while not (tmp_path / FILE_NAME).exists() or "flow123" not in (tmp_path / FILE_NAME).read_text():
             assert time.monotonic() < deadline, "no periodic save"
             time.sleep(0.1)
-        assert [path.name for path in tmp_path.iterdir()] == [FILE_NAME]  # no temporary file left behind
+        # no temporary file left behind (the spool holds the bucket's objects while the stack runs)
+        assert sorted(path.name for path in tmp_path.iterdir()) == [FILE_NAME, "spool"]
+    assert [path.name for path in tmp_path.iterdir()] == [FILE_NAME]
 
 
 def test_the_command_says_where_the_data_is(tmp_path: Path) -> None:
@@ -138,3 +141,47 @@ def test_an_unreadable_save_stops_the_start_with_one_line(tmp_path: Path) -> Non
     assert f"flow-manager: cannot load {tmp_path.resolve() / FILE_NAME}" in finished.stderr
     assert "--fresh" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def large_input(size: int = 200_000) -> dict[str, Any]:
+    return {"blob": "z" * size}
+
+
+def saved_payloads(data: Path) -> list[str]:
+    return sorted(path.relative_to(data / PAYLOADS).as_posix() for path in (data / PAYLOADS).rglob("*.json"))
+
+
+def test_payloads_are_kept_across_a_restart_and_go_with_their_execution(tmp_path: Path) -> None:
+    # Given an execution with a stored input, saved on a clean stop
+    with stack(tmp_path) as first:
+        document = Client(first.url).run(example("data_processing"), large_input())
+    reference = document["input_ref"]
+    assert saved_payloads(tmp_path) == [f"executions/{document['execution_id']}/{reference['sha256']}.json"]
+    # When the stack starts again / Then the value downloads as before
+    with stack(tmp_path) as second:
+        client = Client(second.url)
+        assert client.request("GET", reference["ref"]).json() == large_input()  # the redirect, followed
+        # And deleting the execution deletes its object, and its file at the next save
+        assert client.request("DELETE", f"/executions/{document['execution_id']}").json()["payloads_deleted"] == 1
+    assert saved_payloads(tmp_path) == []
+
+
+def test_a_reference_whose_payload_was_not_saved_is_named_when_the_stack_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a save whose payload file was removed by hand
+    with stack(tmp_path) as first:
+        document = Client(first.url).run(example("data_processing"), large_input())
+    for path in (tmp_path / PAYLOADS).rglob("*.json"):
+        path.unlink()
+    # When the stack starts
+    with caplog.at_level(logging.WARNING), stack(tmp_path) as second:
+        client = Client(second.url)
+        status = client.request("GET", f"/executions/{document['execution_id']}").json()
+        download = client.request("GET", document["input_ref"]["ref"])
+    # Then the load names the reference, the document still shows it, and its download is 404
+    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert any(f"EXEC#{document['execution_id']}" in line and "not saved" in line for line in warnings), warnings
+    assert any("1 reference(s) to payloads that were not saved" in line for line in warnings), warnings
+    assert status["input_ref"] == document["input_ref"]
+    assert download.status == 404

@@ -61,7 +61,7 @@ def test_every_answer_is_declared_with_a_closed_schema(document: dict[str, Any])
         assert responses["405"]["headers"]["Allow"]["schema"] == {"type": "string"}
         for status, response in responses.items():
             schema = response["content"]["application/json"]["schema"]
-            if status.startswith("2"):
+            if status.startswith(("2", "3")):  # a success, or a redirect that says where to (a payload's link)
                 name = schema["$ref"].removeprefix(REF)
                 assert schemas[name]["type"] == "object", (method, path, status)
                 assert schemas[name]["additionalProperties"] is False, (method, path, status)
@@ -77,6 +77,7 @@ def test_operations_declare_what_they_answer(document: dict[str, Any]) -> None:
         ("GET", "/executions/{execution_id}/history", {"200", "400", "404", "422"}),
         ("POST", "/flow/execute", {"200", "400", "404", "409", "413", "415", "422"}),
         ("DELETE", "/flow/{execution_id}", {"200", "404", "422"}),
+        ("GET", "/executions/{execution_id}/payloads/{sha256}", {"307", "404", "422", "503"}),
         ("GET", "/health", {"200"}),
     ]:
         declared = set(document["paths"][path][method.lower()]["responses"])
@@ -148,3 +149,13 @@ def test_a_when_is_declared_as_its_five_forms_and_a_task_has_input_and_output(do
     assert "`${expr}`" in task["input"]["description"]
     assert "`result`" in task["output"]["description"]
     assert "template" in task["parameters"]["description"]
+
+
+def test_the_payload_download_declares_its_redirect_and_never_a_200(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/executions/{execution_id}/payloads/{sha256}"]["get"]["responses"]
+    assert "200" not in responses
+    assert set(responses["307"]["headers"]) == {"Location", "Cache-Control"}
+    assert responses["307"]["content"]["application/json"]["schema"] == {"$ref": REF + "PayloadLink"}
+    reference = document["components"]["schemas"]["PayloadReference"]
+    assert reference["additionalProperties"] is False
+    assert set(reference["required"]) == {"ref", "size", "sha256"}

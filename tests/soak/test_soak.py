@@ -3,12 +3,15 @@
 It starts `python -m local` in a process of its own under an address-space cap, runs 1,000 executions of
 examples/data_processing.json and one execution of a two-task loop that runs until the flow's transition limit
 (10,000 runs) fails it, waits for all of them to end, and asserts the stack's resident memory never went over
-1 GB. It prints the figures: peak and final RSS, how long it took, and `POST /flows` on the full table.
+1 GB. Meanwhile it stores 100 inputs of 1 MB through the API and 20 objects of 10 MB (what the runner stores for
+the largest outputs) straight into the payload bucket, and downloads some: 300 MB the bucket holds on disk, not
+in memory. It prints the figures: peak and final RSS, how long it took, and `POST /flows` on the full table.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import resource
 import socket
 import statistics
@@ -21,8 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
+from local.stack import FAKE_CREDENTIALS, REGION
 from tests.conftest import ROOT, example
 from tests.e2e.conftest import TERMINAL, Client, command_environment
 
@@ -36,6 +41,11 @@ SAMPLE_EXECUTIONS = 1000
 LOOP_RUNS = 10_000
 DEADLINE_SECONDS = 900
 CLIENTS = 8
+LARGE_INPUTS = 100
+LARGE_INPUT_BYTES = 1_000_000
+LARGEST_OUTPUTS = 20
+LARGEST_OUTPUT_BYTES = 10 * 1024 * 1024
+BUCKET = "flow-manager-local-payloads"  # the stack's default name, as `python -m local` creates it
 
 
 def loop_flow() -> dict[str, Any]:
@@ -75,6 +85,7 @@ class Stack:
 
     def __init__(self, data: Path) -> None:
         port, moto_port = free_port(), free_port()
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
         command = [sys.executable, "-m", "local", "--port", str(port), "--moto-port", str(moto_port)]
         self.process = subprocess.Popen(
             [*command, "--data-dir", str(data), "--log-level", "WARNING"],
@@ -185,6 +196,36 @@ def post_flows_seconds(client: Client, count: int = 10) -> list[float]:
     return timings
 
 
+def store_payloads(stack: Stack, client: Client) -> int:
+    """Large inputs through the API (a few downloaded back), and the largest outputs straight into the bucket;
+    the bytes stored."""
+
+    def start(number: int) -> str:
+        given = {"n": number, "blob": "p" * (LARGE_INPUT_BYTES - 30)}
+        reply = client.request("POST", "/flows/flow123/executions", {"input": given})
+        assert reply.status == 202, reply.body
+        execution_id: str = reply.json()["execution_id"]
+        return execution_id
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(start, range(LARGE_INPUTS)))
+    for execution_id in ids[:10]:
+        reference = client.request("GET", f"/executions/{execution_id}").json()["input_ref"]
+        assert client.request("GET", reference["ref"]).json()["blob"].startswith("ppp")  # followed to the link
+    s3: Any = boto3.client(
+        "s3",
+        endpoint_url=stack.moto_url,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    for number in range(LARGEST_OUTPUTS):
+        body = b'"' + bytes([97 + number]) * (LARGEST_OUTPUT_BYTES - 2) + b'"'
+        key = f"executions/soak-outputs/{hashlib.sha256(body).hexdigest()}.json"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="application/json")
+    return LARGE_INPUTS * LARGE_INPUT_BYTES + LARGEST_OUTPUTS * LARGEST_OUTPUT_BYTES
+
+
 def test_the_stack_stays_under_1_gb(stack: Stack) -> None:
     started = time.monotonic()
     deadline = started + DEADLINE_SECONDS
@@ -205,6 +246,7 @@ def test_the_stack_stays_under_1_gb(stack: Stack) -> None:
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         sample_ids = list(pool.map(start, range(SAMPLE_EXECUTIONS)))
     started_all = time.monotonic() - started
+    stored = store_payloads(stack, client)
     samples = wait_for_all(client, sample_ids, deadline)
     loop = wait_for_loop(client, deadline)
     ended_all = time.monotonic() - started
@@ -219,7 +261,8 @@ def test_the_stack_stays_under_1_gb(stack: Stack) -> None:
         f"(all started after {started_all:.0f} s); RSS idle {idle / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB, "
         f"at the end {figures['VmRSS'] / 2**20:.0f} MiB (limit {RSS_LIMIT_BYTES / 2**20:.0f} MiB); "
         f"POST /flows on the full table: median {statistics.median(latency) * 1000:.0f} ms, "
-        f"max {max(latency) * 1000:.0f} ms; clean stop (with the save) {stop_seconds:.1f} s"
+        f"max {max(latency) * 1000:.0f} ms; clean stop (with the save) {stop_seconds:.1f} s; "
+        f"{stored / 2**20:.0f} MiB of payloads stored"
     )
     assert {document["status"] for document in samples.values()} == {"COMPLETED"}
     assert loop["status"] == "FAILED"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flowcore.api.history import run_entries
 from flowcore.api.views import MAX_INLINE_OUTPUT_BYTES, MAX_PATH, StatusFold, status_document
+from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import AttemptRecord, ExecutionRecord, RunRecord, RunRef
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
 
@@ -94,3 +96,37 @@ def test_a_run_handed_back_for_its_next_attempt_shows_it_pending_without_the_pre
     entries = run_entries(pending)
     assert [(entry["attempt"], entry["status"]) for entry in entries] == [(1, "FAILURE"), (2, "PENDING")]
     assert (entries[1]["started_at"], entries[1]["ended_at"], entries[1]["error"]) == (None, None, None)
+
+
+REF = PayloadRef("executions/e-1/" + "ab" * 32 + ".json", 123_456, "ab" * 32)
+SHOWN = {"ref": "/executions/e-1/payloads/" + "ab" * 32, "size": 123_456, "sha256": "ab" * 32}
+
+
+def test_a_stored_input_is_a_reference_never_the_value() -> None:
+    # Given an execution whose input is kept in the payload store (the item holds null)
+    stored = replace(EXECUTION, input=None, input_ref=REF)  # type: ignore[arg-type]
+    # When its status document is built / Then the input is null and the reference stands beside it
+    document = status_document(stored, folded([]))
+    assert document["input"] is None
+    assert document["input_ref"] == SHOWN
+    # And an inline input has no reference
+    assert status_document(EXECUTION, folded([]))["input_ref"] is None
+
+
+def test_a_stored_output_is_a_reference_in_the_status_document_and_the_history() -> None:
+    # Given a run whose output is kept in the payload store, and one whose output is inline
+    runs = [run(1, "big", output_ref=REF), run(2, "small", output={"n": 1})]
+    # When the documents are built
+    results = status_document(EXECUTION, folded(runs))["task_results"]
+    entries = [entry for record in runs for entry in run_entries(record)]
+    # Then the stored one shows its reference, not the value, and costs the inline budget nothing
+    assert (results["big"]["output"], results["big"]["data"], results["big"]["output_ref"]) == (None, None, SHOWN)
+    assert results["big"]["output_omitted"] is False
+    assert (results["small"]["output"], results["small"]["output_ref"]) == ({"n": 1}, None)
+    assert (entries[0]["output"], entries[0]["output_ref"]) == (None, SHOWN)
+    assert (entries[1]["output"], entries[1]["output_ref"]) == ({"n": 1}, None)
+
+
+def test_a_pending_task_has_no_reference() -> None:
+    running = ExecutionRecord("e-1", "f-1", 1, "flow", ExecutionStatus.RUNNING, {}, "2024-01-01T00:00:00.000Z")
+    assert status_document(running, folded([]), upcoming="a")["task_results"]["a"]["output_ref"] is None

@@ -209,6 +209,14 @@ class PayloadStore(Protocol):
         ...
 
 
+class PayloadDownloads(PayloadStore, Protocol):
+    """The payload store as the API uses it: its download route finds a value by the hash its reference shows."""
+
+    def find(self, execution_id: str, sha256: str) -> PayloadRef | None:
+        """The value stored under the execution with this SHA-256 (its reference), or None when it has none."""
+        ...
+
+
 class FailedBatches(Protocol):
     def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch]:
         """The dispatches of a stream batch the runner gave up on, read again from the stream."""

@@ -21,6 +21,7 @@ class Settings:
     lease_seconds: int
     chain_tasks: int  # the most tasks the runner runs in a row for one dispatch (1: one task per invocation)
     max_transitions_ceiling: int  # the highest `max_transitions` a flow may have in this deployment
+    payload_bucket: str | None = None  # where values too large for an item live (the functions that use them)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,6 +35,7 @@ class Settings:
             lease_seconds=_positive_int("LEASE_SECONDS", 60),
             chain_tasks=_positive_int("CHAIN_TASKS", 100),
             max_transitions_ceiling=_positive_int("MAX_TRANSITIONS_CEILING", MAX_TRANSITIONS_LIMIT),
+            payload_bucket=os.environ.get("PAYLOAD_BUCKET", "").strip() or None,
         )
 
 

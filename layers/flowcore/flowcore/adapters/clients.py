@@ -15,10 +15,13 @@ from botocore.session import Session, get_session
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard retry mode backs off on throttling; the runner's own recovery covers what is left.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+# Presigned download links are SigV4 in every region (SigV2 links are refused for new buckets).
+_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
 
 
 @cache
@@ -45,8 +48,17 @@ def streams() -> DynamoDBStreamsClient:
     return client  # type: ignore[no-any-return]
 
 
+@cache
+def s3() -> S3Client:
+    """Built on the first payload stored or read: its service model is the largest botocore loads, and most
+    invocations never touch a large value."""
+    client: Any = session().create_client("s3", config=_S3_CONFIG)
+    return client  # type: ignore[no-any-return]
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     streams.cache_clear()
+    s3.cache_clear()

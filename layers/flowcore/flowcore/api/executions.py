@@ -1,11 +1,13 @@
-"""Use cases for executions: create and start, read the status and history, cancel, delete."""
+"""Use cases for executions: create and start, read the status and history, download a large value, cancel,
+delete."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowcore.api.digest import canonical, digest
 from flowcore.api.history import MAX_HISTORY_RUNS, history_document
@@ -13,14 +15,43 @@ from flowcore.api.views import StatusFold, status_document
 from flowcore.domain.clock import iso, utc_now
 from flowcore.domain.compiled import CompiledFlow
 from flowcore.domain.errors import Conflict, NotFound, Problem, ValidationFailed
+from flowcore.domain.payloads import INLINE_LIMIT, PayloadRef
 from flowcore.domain.records import ExecutionRecord, FlowRecord, RunRecord
 from flowcore.domain.routing import decide
 from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, ExecutionEvent, ExecutionStatus
-from flowcore.ports import ExecutionRepository, FlowRepository, RunRepository, Timers
+from flowcore.ports import ExecutionRepository, FlowRepository, PayloadDownloads, RunRepository, Timers
 
-MAX_INPUT_BYTES = 32_000
+#: As large as a request allows (functions/api/app.py, MAX_BODY_BYTES), counted as the request carries it (UTF-8).
+#: Stored, non-ASCII characters are escaped (`\u00e9`), up to six bytes each: at most 6 MiB, within
+#: MAX_PAYLOAD_BYTES. Over INLINE_LIMIT as stored, it goes to the payload store and the item keeps a reference.
+MAX_INPUT_BYTES = 1024 * 1024
+#: How long a download link of a large value works.
+DOWNLOAD_SECONDS = 900
 #: Runs read per query while folding a status document: its memory stays bounded, whatever the run count.
 STATUS_PAGE_RUNS = 1000
+
+
+def _stored_size(document: dict[str, Any]) -> int:
+    """The input's bytes as stored: compact JSON (as `canonical`, but for the key order). `ValidationFailed` when
+    it is larger than a request allows, counted as a request carries it."""
+    sent = len(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode())
+    if sent > MAX_INPUT_BYTES:
+        raise ValidationFailed([Problem("input", f"input is {sent} bytes as JSON; at most {MAX_INPUT_BYTES}")])
+    return len(canonical(document))
+
+
+def _new_execution_id(flow: FlowRecord, idempotency_key: str | None) -> str:
+    """Derived from the idempotency key when there is one: a retried request names the execution the first made."""
+    if idempotency_key:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flow-manager:{flow.flow_id}:{idempotency_key}"))
+    return str(uuid.uuid4())
+
+
+class Deleted(NamedTuple):
+    """What deleting an execution removed: its items (the execution and its runs) and its stored payloads."""
+
+    items: int
+    payloads: int
 
 
 class ExecutionService:
@@ -30,12 +61,14 @@ class ExecutionService:
         runs: RunRepository,
         flows: FlowRepository,
         timers: Timers,
+        payloads: PayloadDownloads,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._executions = executions
         self._runs = runs
         self._flows = flows
         self._timers = timers
+        self._payloads = payloads
         self._clock = clock
 
     def create(
@@ -47,18 +80,15 @@ class ExecutionService:
     ) -> tuple[ExecutionRecord, bool]:
         """Create (and when `start`, start) an execution pinned to `flow`'s version.
 
-        With an idempotency key the execution id is derived from it, so a retried request finds the
-        execution the first request made. Returns the execution and whether this call created it.
+        With an idempotency key, a retried request finds the execution the first request made. An input over
+        INLINE_LIMIT is stored first (content-addressed: a retry stores the same object), then the item that refers
+        to it. Returns the execution and whether this call created it.
         """
         document = execution_input or {}
-        size = len(canonical(document))
-        if size > MAX_INPUT_BYTES:
-            raise ValidationFailed([Problem("input", f"input is {size} bytes as JSON; at most {MAX_INPUT_BYTES}")])
+        size = _stored_size(document)
         input_hash = digest(document) if idempotency_key else None
-        if idempotency_key:
-            execution_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"flow-manager:{flow.flow_id}:{idempotency_key}"))
-        else:
-            execution_id = str(uuid.uuid4())
+        execution_id = _new_execution_id(flow, idempotency_key)
+        input_ref = self._payloads.put(execution_id, document) if size > INLINE_LIMIT else None
         now = iso(self._clock())
         record = ExecutionRecord(
             execution_id=execution_id,
@@ -71,6 +101,7 @@ class ExecutionService:
             started_at=now if start else None,
             idempotency_key=idempotency_key,
             input_hash=input_hash,
+            input_ref=input_ref,
         )
         stored = self._executions.create(record)
         if stored is record:
@@ -153,9 +184,21 @@ class ExecutionService:
         self._timers.cancel(execution_id, runs)  # a parked run's timer would otherwise wait up to a year
         return self.get(execution_id)
 
-    def delete(self, execution_id: str) -> int:
+    def payload(self, execution_id: str, sha256: str) -> tuple[PayloadRef, str]:
+        """A large value of the execution (its input, a task's output) by the hash its reference shows, and a
+        link that downloads it for DOWNLOAD_SECONDS. `NotFound` when the execution has no such value."""
+        self.get(execution_id)
+        ref = self._payloads.find(execution_id, sha256)
+        if ref is None:
+            raise NotFound(f"execution '{execution_id}' has no stored payload '{sha256}'")
+        return ref, self._payloads.url(ref, DOWNLOAD_SECONDS)
+
+    def delete(self, execution_id: str) -> Deleted:
         execution = self.get(execution_id)
         if execution.status in ACTIVE_EXECUTION_STATUSES:
             self._executions.stop(execution_id, ExecutionEvent.CANCEL, "deleted")
             self._timers.cancel(execution_id, self._runs.list_runs(execution_id))
-        return self._executions.delete(execution_id)
+        items = self._executions.delete(execution_id)
+        # After the items: a failure here leaves objects that nothing refers to (the bucket's lifecycle removes
+        # them), never an item that refers to a deleted object.
+        return Deleted(items, self._payloads.delete_all(execution_id))

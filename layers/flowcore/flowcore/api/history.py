@@ -3,13 +3,15 @@
 A run item holds the attempts that were tried again (`RunRecord.attempts`, oldest first) and its latest
 attempt as its own fields. A page is `limit` run items (at most MAX_HISTORY_RUNS); each gives one entry per
 attempt, at most a task's `max_attempts` (25). The latest attempt carries the run's output (at most 64,000
-bytes), so a page is at most about 3.6 MB: below Lambda's 6 MB response limit.
+bytes inline; a value kept in the payload store is a reference, `output_ref`), so a page is at most about
+3.6 MB: below Lambda's 6 MB response limit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flowcore.api.views import payload_reference
 from flowcore.domain.records import AttemptRecord, ExecutionRecord, RunRecord
 from flowcore.domain.statuses import TaskStatus
 
@@ -55,6 +57,7 @@ def _latest(run: RunRecord) -> dict[str, Any]:
         message=run.message,
         error=run.error,
         output=run.output,
+        output_ref=payload_reference(run.ref.execution_id, run.output_ref),
     )
 
 
@@ -68,6 +71,7 @@ def _entry(
     message: str | None = None,
     error: str | None = None,
     output: dict[str, Any] | None = None,
+    output_ref: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "seq": run.ref.seq,
@@ -80,6 +84,7 @@ def _entry(
         "message": message or None,
         "error": error or None,
         "output": output,
+        "output_ref": output_ref,
     }
 
 

@@ -19,7 +19,7 @@ JSON = "application/json"
 _WHY: dict[int, str] = {
     400: "The request cannot be read: a body that is not valid JSON (or not UTF-8, or with NaN, Infinity or a "
     "key given twice in one object), a cursor this listing did not issue, or a request that contradicts itself",
-    404: "No such flow or execution (or the flow was deleted)",
+    404: "No such flow, execution or stored payload (or the flow was deleted)",
     405: "The path exists, but not with this method: `Allow` lists the methods it has",
     409: "The request does not fit the resource as it stands (its status, a racing change, an Idempotency-Key "
     "used with another input)",
@@ -29,7 +29,7 @@ _WHY: dict[int, str] = {
     "per problem, each naming its field",
     429: "API Gateway throttled the route (100 requests/s, bursts of 200, per the stage's route settings); the "
     "body is API Gateway's own. The function itself never answers 429",
-    503: "DynamoDB kept refusing (throttling) after retries; try again",
+    503: "DynamoDB or S3 kept refusing (throttling) after retries; try again",
 }
 #: Answered for every operation: by the gateway (429), or for another method on its path (405).
 _ALWAYS = (405, 429)
@@ -54,13 +54,20 @@ def _error(status: int) -> dict[str, Any]:
     return response
 
 
-def answers(success: dict[int, tuple[str, str]], *errors: int) -> dict[int, Any]:
-    """An operation's responses: `success` maps each 2xx to (schema name, description); `errors` are the
-    4xx/5xx it can answer besides 405 and 429, which every operation can."""
+def answers(
+    success: dict[int, tuple[str, str]], *errors: int, headers: dict[int, dict[str, str]] | None = None
+) -> dict[int, Any]:
+    """An operation's responses: `success` maps each 2xx (or 3xx) to (schema name, description); `errors` are the
+    4xx/5xx it can answer besides 405 and 429, which every operation can; `headers` names, per status, the
+    headers it sets and what each holds."""
     documented: dict[int, Any] = {
         status: {"description": description, "content": _content(schema)}
         for status, (schema, description) in success.items()
     }
+    for status, named in (headers or {}).items():
+        documented[status]["headers"] = {
+            name: {"description": meaning, "schema": {"type": "string"}} for name, meaning in named.items()
+        }
     for status in sorted({*errors, *_ALWAYS}):
         documented[status] = _error(status)
     return documented

@@ -64,6 +64,23 @@ class SeedCreated(_Document):
     flow_version: int
 
 
+class PayloadReference(_Document):
+    """A value kept in the payload store (over 32,000 bytes as JSON), shown instead of the value itself."""
+
+    ref: str = Field(description="The route that downloads it: `/executions/{execution_id}/payloads/{sha256}`")
+    size: int = Field(description="Bytes of the value as compact JSON")
+    sha256: str = Field(description="SHA-256 of those bytes, hex", pattern="^[0-9a-f]{64}$")
+
+
+class PayloadLink(_Document):
+    """Where a stored value downloads from, for a while (the `Location` the route redirects to)."""
+
+    url: str = Field(description="A presigned link: a GET on it answers the value as JSON, with no other credentials")
+    expires_in: int = Field(description="Seconds the link works for, at most")
+    size: int = Field(description="Bytes of the value as compact JSON")
+    sha256: str = Field(description="SHA-256 of those bytes, hex", pattern="^[0-9a-f]{64}$")
+
+
 class TaskResult(_Document):
     task_name: str
     status: TaskStatus
@@ -71,6 +88,9 @@ class TaskResult(_Document):
     data: dict[str, Any] | None = Field(description="The task's output (the original's name for it)")
     output: dict[str, Any] | None
     output_omitted: bool = Field(description="True when the output did not fit the document: see the history")
+    output_ref: PayloadReference | None = Field(
+        description="Set when the output is kept in the payload store; `data` and `output` are then null"
+    )
     timestamp: str | None = Field(description="When the result was recorded")
     error: str | None
     attempts: int
@@ -103,7 +123,10 @@ class StatusDocument(_Document):
     started_at: str | None
     ended_at: str | None
     error: str | None
-    input: dict[str, Any]
+    input: dict[str, Any] | None = Field(description="The execution's input; null when `input_ref` is set")
+    input_ref: PayloadReference | None = Field(
+        description="Set when the input is kept in the payload store (over 32,000 bytes as JSON)"
+    )
     task_results: dict[str, TaskResult]
     links: ExecutionLinks
 
@@ -129,6 +152,7 @@ class ExecutionDeleted(_Document):
     message: str
     execution_id: str
     items_deleted: int
+    payloads_deleted: int = Field(description="Values of the execution that were kept in the payload store")
 
 
 class HistoryEvent(_Document):
@@ -144,6 +168,9 @@ class HistoryEvent(_Document):
     message: str | None
     error: str | None
     output: dict[str, Any] | None = Field(description="The run's output, on its latest attempt")
+    output_ref: PayloadReference | None = Field(
+        description="On its latest attempt, when the output is kept in the payload store (`output` is then null)"
+    )
 
 
 class HistoryPage(_Document):
@@ -198,6 +225,7 @@ DOCUMENTS: tuple[type[BaseModel], ...] = (
     ExecutionPage,
     ExecutionDeleted,
     HistoryPage,
+    PayloadLink,
     FlowStored,
     FlowVersion,
     FlowPage,

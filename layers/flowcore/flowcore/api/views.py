@@ -1,4 +1,10 @@
-"""The documents the API answers with, built from records: summaries, and the status document."""
+"""The documents the API answers with, built from records: summaries, and the status document.
+
+A value kept in the payload store (an input or output over `INLINE_LIMIT`) is never inline: its field is null
+and the field beside it (`input_ref`, `output_ref`) holds `{"ref", "size", "sha256"}`, `ref` being the route
+that downloads it. A reference is not put in the value's own place, where it could not be told from a value
+that happens to have those three keys.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import json
 from collections import deque
 from typing import Any
 
+from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import ExecutionRecord, FlowHead, FlowRecord, RunRecord
 from flowcore.domain.statuses import OPEN_RUN_STATUSES, ExecutionStatus, TaskStatus
 
@@ -13,6 +20,18 @@ from flowcore.domain.statuses import OPEN_RUN_STATUSES, ExecutionStatus, TaskSta
 def output_json(output: Any) -> str:
     """An output as JSON, as it is stored and answered: its size is what the bounds count."""
     return json.dumps(output, separators=(",", ":"), default=str)
+
+
+def payload_route(execution_id: str, sha256: str) -> str:
+    """Where a stored value of the execution is downloaded (a redirect to a short-lived link)."""
+    return f"/executions/{execution_id}/payloads/{sha256}"
+
+
+def payload_reference(execution_id: str, ref: PayloadRef | None) -> dict[str, Any] | None:
+    """A stored value as documents show it: where to download it, its size in bytes and its SHA-256."""
+    if ref is None:
+        return None
+    return {"ref": payload_route(execution_id, ref.sha256), "size": ref.size, "sha256": ref.sha256}
 
 
 def flow_summary(flow: FlowRecord) -> dict[str, Any]:
@@ -91,6 +110,7 @@ def _run_result(run: RunRecord, inline: bool = True) -> dict[str, Any]:
         "data": output,
         "output": output,
         "output_omitted": not inline,
+        "output_ref": payload_reference(run.ref.execution_id, run.output_ref),
         "timestamp": run.ended_at or run.started_at,
         "error": run.error or None,
         "attempts": run.attempt,
@@ -110,6 +130,7 @@ def _pending(task_name: str) -> dict[str, Any]:
         "data": None,
         "output": None,
         "output_omitted": False,
+        "output_ref": None,
         "timestamp": None,
         "error": None,
         "attempts": 0,
@@ -157,7 +178,8 @@ def status_document(execution: ExecutionRecord, runs: StatusFold, upcoming: str 
         "started_at": execution.started_at,
         "ended_at": execution.ended_at,
         "error": execution.error,
-        "input": execution.input,
+        "input": None if execution.input_ref else execution.input,
+        "input_ref": payload_reference(execution.execution_id, execution.input_ref),
         "task_results": task_results,
         "links": execution_links(execution.execution_id),
     }

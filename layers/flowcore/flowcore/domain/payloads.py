@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowcore.domain.errors import FlowError
+
 #: Bytes of compact JSON kept inside an item (a run or execution item stays well under DynamoDB's 400 KB).
 INLINE_LIMIT = 32_000
 #: The largest value a task may output or an execution receive.
@@ -23,3 +25,13 @@ class PayloadRef:
     key: str
     size: int
     sha256: str
+
+
+class OversizedPayload(FlowError):
+    """A value over `MAX_PAYLOAD_BYTES`, refused by the payload store: a task that outputs it fails with this
+    message, which gives the size."""
+
+    def __init__(self, size: int, limit: int = MAX_PAYLOAD_BYTES) -> None:
+        super().__init__(f"the value is {size} bytes as JSON; at most {limit} bytes can be stored")
+        self.size = size
+        self.limit = limit

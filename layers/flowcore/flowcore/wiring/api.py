@@ -1,8 +1,9 @@
-"""The HTTP API's composition root: its use cases on the DynamoDB repositories."""
+"""The HTTP API's composition root: its use cases on the DynamoDB repositories and the payload bucket."""
 
 from __future__ import annotations
 
 from flowcore.adapters import clients
+from flowcore.adapters.payloads import S3PayloadStore
 from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
@@ -20,5 +21,8 @@ def flows() -> FlowService:
 @per_container
 def executions() -> ExecutionService:
     stored = repositories()
-    timers = StepFunctionsTimers(clients.stepfunctions, settings().timer_state_machine_arn)
-    return ExecutionService(stored.executions, stored.runs, stored.flows, timers)
+    config = settings()
+    timers = StepFunctionsTimers(clients.stepfunctions, config.timer_state_machine_arn)
+    # Builds its client on first use: a large input, a download, or a delete (which lists the execution's prefix).
+    payloads = S3PayloadStore(clients.s3, config.payload_bucket)
+    return ExecutionService(stored.executions, stored.runs, stored.flows, timers, payloads)

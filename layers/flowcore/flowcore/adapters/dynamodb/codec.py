@@ -136,7 +136,8 @@ def execution_item(record: ExecutionRecord, expires_at: int) -> Item:
         "flow_version": n(record.flow_version),
         "flow_name": s(record.flow_name),
         "status": s(record.status),
-        "input": s(compact(record.input)),
+        # An input kept in the payload store: `input` is JSON null and `input_ref` says where the value is.
+        "input": s(compact(None if record.input_ref else record.input)),
         "created_at": s(record.created_at),
         "open_branches": n(1),
         "gsi1pk": s(keys.flow_pk(record.flow_id)),
@@ -148,6 +149,8 @@ def execution_item(record: ExecutionRecord, expires_at: int) -> Item:
     if record.idempotency_key:
         item["idempotency_key"] = s(record.idempotency_key)
         item["input_hash"] = s(record.input_hash or "")
+    if record.input_ref:
+        item["input_ref"] = ref_item(record.input_ref)
     return item
 
 
