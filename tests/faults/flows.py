@@ -138,7 +138,7 @@ def nested_forks() -> dict[str, Any]:
 
 
 def oversized_output(parameter_bytes: int = 100_000) -> dict[str, Any]:
-    """A `pass` task echoes its parameters: a ~100 KB parameter makes an output over the runner's limit."""
+    """A `pass` task echoes its parameters: a ~100 KB parameter makes an output too large for an item."""
     return {
         "id": "oversized-output",
         "name": "an output too large to store",
@@ -148,6 +148,21 @@ def oversized_output(parameter_bytes: int = 100_000) -> dict[str, Any]:
             {"name": "big", "parameters": {"blob": "x" * parameter_bytes}},
             {"name": "after"},
         ],
+    }
+
+
+#: The input `over_payload_limit` repeats twelve times: 10.8 MB, over the payload store's 10 MiB.
+BLOCK = {"block": "z" * 900_000}
+
+
+def over_payload_limit() -> dict[str, Any]:
+    """A `pass` task whose input template repeats the execution's 900 KB input twelve times."""
+    blocks = ", ".join(["input.block"] * 12)
+    return {
+        "id": "over-payload-limit",
+        "name": "a value too large to keep",
+        "start_task": "before",
+        "tasks": [{"name": "before"}, {"name": "huge", "input": {"blocks": f"${{[{blocks}]}}"}}, {"name": "after"}],
     }
 
 

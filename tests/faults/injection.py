@@ -206,11 +206,11 @@ class StreamDriver:
 
     # -- runs -------------------------------------------------------------------------------------
 
-    def run(self, definition: dict[str, Any]) -> str:
+    def run(self, definition: dict[str, Any], execution_input: dict[str, Any] | None = None) -> str:
         """Start `definition` through the API and deliver until the stream is quiet; the execution id."""
         self.drain()
         self._run_start = self._streams.position()
-        execution_id = self.harness.start(definition)
+        execution_id = self.harness.start(definition, execution_input)
         self.drain()
         return execution_id
 

@@ -472,21 +472,27 @@ def ttl_expiry_remove_records(harness: Harness) -> str:
 # -- limits -----------------------------------------------------------------------------------------
 
 
-@fault("task output over the item size limit")
+@fault("values over the item size limit, and over the payload limit")
 def task_output_over_the_item_limit(harness: Harness) -> str:
+    """A 100 KB output is kept in the payload store and the path goes on; a 10.8 MB value fails its task with
+    its size, and the execution with it (no condition handles the failure)."""
     driver = StreamDriver(harness)
     try:
-        execution_id = driver.run(flows.oversized_output())
+        kept = driver.run(flows.oversized_output())
+        refused = driver.run(flows.over_payload_limit(), flows.BLOCK)
     finally:
         driver.close()
-    document = harness.status(execution_id)
+    document = harness.status(kept)
+    assert document["status"] == "COMPLETED", document["status"]
+    assert document["path"] == ["before", "big", "after"], document["path"]
+    reference = document["task_results"]["big"]["output_ref"]
+    assert reference["size"] > 100_000, reference
+    document = harness.status(refused)
     assert document["status"] == "FAILED", document["status"]
-    assert document["path"] == ["before", "big"], document["path"]
-    error = document["error"] or ""
-    assert "bytes" in error, error
-    assert "64000" in error, error
-    assert document["task_results"]["big"]["status"] == "FAILURE"
-    return f"FAILED: {error}; {_settled(harness)}"
+    assert document["path"] == ["before", "huge"], document["path"]
+    error = document["task_results"]["huge"]["error"] or ""
+    assert error == "the task's input is 10,800,048 bytes; at most 10,485,760 bytes can be kept", error
+    return f"COMPLETED with a {reference['size']:,}-byte output kept aside; FAILED: {error}; {_settled(harness)}"
 
 
 # -- regressions: both failed before ed5ece6 ------------------------------------------------------------

@@ -113,11 +113,11 @@ def test_a_crash_mid_chain_resumes_where_the_chain_stopped(
     original = Step.run
     killed: list[str] = []
 
-    def die_once(self: Step, flow: Any, execution: Any, ref: Any, dispatch: Any) -> Any:
+    def die_once(self: Step, flow: Any, execution: Any, ref: Any, dispatch: Any, memory: Any) -> Any:
         if ref.task_name == killed_task and not killed:
             killed.append(ref.task_name)
             raise Killed
-        return original(self, flow, execution, ref, dispatch)
+        return original(self, flow, execution, ref, dispatch, memory)
 
     monkeypatch.setattr(Step, "run", die_once)
     execution_id = harness.start(sample())

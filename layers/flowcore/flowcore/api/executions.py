@@ -15,6 +15,7 @@ from flowcore.api.views import StatusFold, status_document
 from flowcore.domain.clock import iso, utc_now
 from flowcore.domain.compiled import CompiledFlow
 from flowcore.domain.errors import Conflict, NotFound, Problem, ValidationFailed
+from flowcore.domain.expressions import ExpressionError
 from flowcore.domain.payloads import INLINE_LIMIT, PayloadRef
 from flowcore.domain.records import ExecutionRecord, FlowRecord, RunRecord
 from flowcore.domain.routing import decide
@@ -162,7 +163,10 @@ class ExecutionService:
         if result is None:
             return None
         flow = CompiledFlow.build(execution.flow_id, execution.flow_version, definition)
-        successors = decide(flow, last.ref, last.attempt, result).successors
+        try:  # conditions that read more than the output recorded their choice (`routed`)
+            successors = decide(flow, last.ref, last.attempt, result, routed=last.routed).successors
+        except ExpressionError:
+            return None  # a run written before choices were recorded: its data is not at hand here
         return successors[0].task_name if len(successors) == 1 else None
 
     def history(self, execution_id: str, limit: int, cursor: str | None) -> dict[str, Any]:

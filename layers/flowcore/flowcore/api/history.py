@@ -2,9 +2,9 @@
 
 A run item holds the attempts that were tried again (`RunRecord.attempts`, oldest first) and its latest
 attempt as its own fields. A page is `limit` run items (at most MAX_HISTORY_RUNS); each gives one entry per
-attempt, at most a task's `max_attempts` (25). The latest attempt carries the run's output (at most 64,000
-bytes inline; a value kept in the payload store is a reference, `output_ref`), so a page is at most about
-3.6 MB: below Lambda's 6 MB response limit.
+attempt, at most a task's `max_attempts` (25). The latest attempt carries the run's output and resolved input
+(at most 32,000 bytes each inline; a value kept in the payload store is a reference, `output_ref` or
+`input_ref`), so a page is at most about 3.6 MB: below Lambda's 6 MB response limit.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def _latest(run: RunRecord) -> dict[str, Any]:
         error=run.error,
         output=run.output,
         output_ref=payload_reference(run.ref.execution_id, run.output_ref),
+        task_input=run.input,
+        input_ref=payload_reference(run.ref.execution_id, run.input_ref),
     )
 
 
@@ -70,8 +72,10 @@ def _entry(
     duration_ms: int | None = None,
     message: str | None = None,
     error: str | None = None,
-    output: dict[str, Any] | None = None,
+    output: Any = None,
     output_ref: dict[str, Any] | None = None,
+    task_input: Any = None,
+    input_ref: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "seq": run.ref.seq,
@@ -85,6 +89,8 @@ def _entry(
         "error": error or None,
         "output": output,
         "output_ref": output_ref,
+        "input": task_input,
+        "input_ref": input_ref,
     }
 
 

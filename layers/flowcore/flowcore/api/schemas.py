@@ -85,11 +85,17 @@ class TaskResult(_Document):
     task_name: str
     status: TaskStatus
     message: str | None
-    data: dict[str, Any] | None = Field(description="The task's output (the original's name for it)")
-    output: dict[str, Any] | None
-    output_omitted: bool = Field(description="True when the output did not fit the document: see the history")
+    data: Any = Field(description="The task's output (the original's name for it)")
+    output: Any = Field(
+        description="The task's output: an object for the built-ins, any JSON from an `output` template"
+    )
+    output_omitted: bool = Field(description="True when the output and input did not fit the document: see the history")
     output_ref: PayloadReference | None = Field(
         description="Set when the output is kept in the payload store; `data` and `output` are then null"
+    )
+    input: Any = Field(description="The input the task received, its `input` template resolved (null without one)")
+    input_ref: PayloadReference | None = Field(
+        description="Set when that input is kept in the payload store; `input` is then null"
     )
     timestamp: str | None = Field(description="When the result was recorded")
     error: str | None
@@ -167,9 +173,13 @@ class HistoryEvent(_Document):
     duration_ms: int | None
     message: str | None
     error: str | None
-    output: dict[str, Any] | None = Field(description="The run's output, on its latest attempt")
+    output: Any = Field(description="The run's output, on its latest attempt")
     output_ref: PayloadReference | None = Field(
         description="On its latest attempt, when the output is kept in the payload store (`output` is then null)"
+    )
+    input: Any = Field(description="The run's resolved input (its `input` template), on its latest attempt")
+    input_ref: PayloadReference | None = Field(
+        description="On its latest attempt, when that input is kept in the payload store (`input` is then null)"
     )
 
 

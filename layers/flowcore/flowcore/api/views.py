@@ -63,8 +63,9 @@ def execution_summary(execution: ExecutionRecord) -> dict[str, Any]:
 
 
 #: The status document's bound (README, "Status document"): one entry per task (a flow has at most
-#: MAX_TASKS), the last MAX_PATH steps of the path with its length, counts per status, and task outputs inline
-#: while they add up to at most MAX_INLINE_OUTPUT_BYTES (then `output_omitted`; the history has each output).
+#: MAX_TASKS), the last MAX_PATH steps of the path with its length, counts per status, and task outputs and
+#: resolved inputs inline while they add up to at most MAX_INLINE_OUTPUT_BYTES (then `output_omitted`; the
+#: history has each of them).
 MAX_PATH = 100
 MAX_INLINE_OUTPUT_BYTES = 256_000
 
@@ -111,6 +112,8 @@ def _run_result(run: RunRecord, inline: bool = True) -> dict[str, Any]:
         "output": output,
         "output_omitted": not inline,
         "output_ref": payload_reference(run.ref.execution_id, run.output_ref),
+        "input": run.input if inline else None,
+        "input_ref": payload_reference(run.ref.execution_id, run.input_ref),
         "timestamp": run.ended_at or run.started_at,
         "error": run.error or None,
         "attempts": run.attempt,
@@ -131,6 +134,8 @@ def _pending(task_name: str) -> dict[str, Any]:
         "output": None,
         "output_omitted": False,
         "output_ref": None,
+        "input": None,
+        "input_ref": None,
         "timestamp": None,
         "error": None,
         "attempts": 0,
@@ -143,11 +148,12 @@ def _pending(task_name: str) -> dict[str, Any]:
 
 
 def _task_results(latest: dict[str, RunRecord]) -> dict[str, Any]:
-    """The latest run of each task, outputs inline while their budget lasts."""
+    """The latest run of each task, outputs (and resolved inputs) inline while their budget lasts."""
     results: dict[str, Any] = {}
     budget = MAX_INLINE_OUTPUT_BYTES
     for name, run in latest.items():
         size = len(output_json(run.output)) if run.output is not None else 0
+        size += len(output_json(run.input)) if run.input is not None else 0
         inline = size <= budget
         budget -= size if inline else 0
         results[name] = _run_result(run, inline)

@@ -18,6 +18,8 @@ from flowcore.domain.compiled import CompiledFlow
 from flowcore.domain.flow import TaskSpec
 from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import Dispatch, DispatchGuard, EndedAttempt, ExecutionRecord, RunRef, TaskResult
+from flowcore.domain.routing import next_tasks
+from flowcore.domain.statuses import TaskStatus
 from flowcore.observability import logger
 from flowcore.ports import RunRepository
 from flowcore.runner.data import Contexts, Memory, Offload
@@ -82,7 +84,7 @@ class Attempts:
             ended = templating.record(ended, None if input_ref else task_input, input_ref)
         if flow.reads_previous:
             ended = replace(ended, predecessor=_predecessor(dispatch, memory))
-        return ended, guard
+        return _routed_if_kept_aside(flow, ref, ended), guard
 
     def _attempt(
         self,
@@ -131,6 +133,17 @@ class Attempts:
             input=task_input,
         )
         return _guarded(task_type.execute, context, task.timeout_seconds)
+
+
+def _routed_if_kept_aside(flow: CompiledFlow, ref: RunRef, ended: EndedAttempt) -> EndedAttempt:
+    """A run whose output is kept aside holds no output for `when` rules to read again (recovery, the status
+    document): the successors they choose now are recorded with it, as for `expr` rules."""
+    if ended.output_ref is None or ended.routed is not None or ended.result.status is TaskStatus.WAITING:
+        return ended
+    conditions = flow.conditions_by_source.get(ref.task_name, ())
+    if not any(condition.when is not None for condition in conditions):
+        return ended
+    return replace(ended, routed=next_tasks(flow, ref.task_name, ended.result))
 
 
 def _predecessor(dispatch: Dispatch, memory: Memory) -> str | None:

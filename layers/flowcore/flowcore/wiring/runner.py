@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flowcore.adapters import clients
+from flowcore.adapters.payloads import S3PayloadStore
 from flowcore.adapters.stream import StreamConsumer
 from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
-from flowcore.ports import PayloadStore
 from flowcore.runner.dispatch import TaskRunner
 from flowcore.settings import settings
 from flowcore.tasks import default_registry
@@ -27,10 +27,13 @@ def new_task_runner(
     lease_seconds: int = 60,
     chain_tasks: int = 100,
     max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
-    payloads: PayloadStore | None = None,
+    payload_bucket: str | None = None,
 ) -> TaskRunner:
-    """A runner as a new container builds it (the fault suite and the bench build more than one)."""
+    """A runner as a new container builds it (the fault suite and the bench build more than one). Without a
+    payload bucket, a value over the inline limit fails its task."""
     timers = StepFunctionsTimers(stepfunctions, timer_arn)
+    # Builds its client on first use: most invocations never store or read a large value.
+    payloads = S3PayloadStore(clients.s3, payload_bucket) if payload_bucket else None
     return TaskRunner(
         stored.runs,
         stored.executions,
@@ -55,6 +58,7 @@ def task_runner() -> TaskRunner:
         config.lease_seconds,
         config.chain_tasks,
         config.max_transitions_ceiling,
+        config.payload_bucket,
     )
 
 
