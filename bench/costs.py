@@ -27,6 +27,8 @@ class Usage:
     sfn_transitions: int = 0  # timer state machine transitions (retries, long waits): none in these flows
     api_requests: int = 0
     log_bytes: int = 0
+    s3_puts: int = 0  # the payload store: values too large for an item
+    s3_gets: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Cost:
     lambda_requests: float
     lambda_duration: float
     step_functions: float
+    s3_requests: float = 0.0
 
     @property
     def total(self) -> float:
@@ -45,6 +48,7 @@ class Cost:
             + self.lambda_requests
             + self.lambda_duration
             + self.step_functions
+            + self.s3_requests
         )
 
     def scaled(self, factor: float) -> dict[str, float]:
@@ -54,18 +58,21 @@ class Cost:
             "lambda_requests": self.lambda_requests * factor,
             "lambda_duration": self.lambda_duration * factor,
             "step_functions": self.step_functions * factor,
+            "s3_requests": self.s3_requests * factor,
             "total": self.total * factor,
         }
 
 
 def cost(usage: Usage) -> Cost:
-    """DynamoDB on-demand units, Lambda requests and arm64 GB-seconds, timer transitions; stream reads are free."""
+    """DynamoDB on-demand units, Lambda requests and arm64 GB-seconds, timer transitions, the payload store's
+    requests; stream reads are free."""
     return Cost(
         dynamodb_writes=usage.wru * prices.DYNAMODB_USD_PER_WRU,
         dynamodb_reads=usage.rru * prices.DYNAMODB_USD_PER_RRU,
         lambda_requests=usage.lambda_invocations * prices.LAMBDA_USD_PER_REQUEST,
         lambda_duration=usage.lambda_gb_seconds * prices.LAMBDA_ARM64_USD_PER_GB_SECOND,
         step_functions=usage.sfn_transitions * prices.SFN_STANDARD_USD_PER_TRANSITION,
+        s3_requests=usage.s3_puts * prices.S3_USD_PER_PUT + usage.s3_gets * prices.S3_USD_PER_GET,
     )
 
 

@@ -207,6 +207,8 @@ class CapacityMeter:
         self._schemas: dict[str, _TableSchema] = {}
         self.operations: dict[str, Tally] = {}
         self.sfn_starts = 0
+        self.s3_puts = 0
+        self.s3_gets = 0
         self.hook_seconds = 0.0
         #: Time the emulated service (moto, answering in process) took for the attached clients' requests.
         self.service_seconds = 0.0
@@ -224,6 +226,12 @@ class CapacityMeter:
         client.meta.events.register("after-call.sfn.StartExecution", self._after_sfn_start)
         self._time_service(client)
 
+    def attach_s3(self, client: Any) -> None:
+        """The payload store's requests: S3 bills each PUT and GET."""
+        client.meta.events.register("after-call.s3.PutObject", self._after_s3_put)
+        client.meta.events.register("after-call.s3.GetObject", self._after_s3_get)
+        self._time_service(client)
+
     def _time_service(self, client: Any) -> None:
         """Every before-send handler runs; the emulator answers between the first and the last of them."""
         client.meta.events.register_first("before-send", self._sending)
@@ -232,6 +240,8 @@ class CapacityMeter:
     def reset(self) -> None:
         self.operations = {}
         self.sfn_starts = 0
+        self.s3_puts = 0
+        self.s3_gets = 0
 
     # -- totals --
 
@@ -284,6 +294,12 @@ class CapacityMeter:
     def _after_sfn_start(self, http_response: Any, **_: Any) -> None:
         if http_response.status_code < 300:
             self.sfn_starts += 1
+
+    def _after_s3_put(self, **_: Any) -> None:
+        self.s3_puts += 1  # billed whether it succeeded or not
+
+    def _after_s3_get(self, **_: Any) -> None:
+        self.s3_gets += 1
 
     # -- accounting --
 

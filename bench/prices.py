@@ -32,6 +32,10 @@ SFN_EXPRESS_USD_PER_GB_SECOND: Final = 0.00001667
 SFN_EXPRESS_MEMORY_STEP_MB: Final = 64
 SFN_EXPRESS_DURATION_STEP_S: Final = 0.1
 
+# S3 Standard requests (the payload store: values over the inline limit). https://aws.amazon.com/s3/pricing/
+S3_USD_PER_PUT: Final = 0.005 / 1_000
+S3_USD_PER_GET: Final = 0.0004 / 1_000
+
 # SQS: Lambda's polling of the failure queue is not charged to the function's owner, and the queue only
 # receives messages when a batch fails over. https://aws.amazon.com/sqs/pricing/
 SQS_READ_BY_LAMBDA_USD: Final = 0.0
@@ -47,6 +51,7 @@ SOURCES: Final = {
     "lambda": "https://aws.amazon.com/lambda/pricing/",
     "step_functions": "https://aws.amazon.com/step-functions/pricing/",
     "sqs": "https://aws.amazon.com/sqs/pricing/",
+    "s3": "https://aws.amazon.com/s3/pricing/",
     "api_gateway": "https://aws.amazon.com/api-gateway/pricing/",
     "cloudwatch_logs": "https://aws.amazon.com/cloudwatch/pricing/",
 }

@@ -10,7 +10,7 @@ from bench.micro import ColdInit, RunnerOverhead
 from bench.workloads import WorkloadRun
 
 SFN_STANDARD_PER_1000 = prices.SFN_STANDARD_USD_PER_TRANSITION * 1000
-BREAKDOWN_WORKLOADS = ("sequential_100", "fan_out_20")
+BREAKDOWN_WORKLOADS = ("sequential_100", "fan_out_20", "data_passing_3", "large_output")
 
 # The targets of issue 5.
 CHEAPER_THAN_SFN_AT_LEAST = 10.0
@@ -23,6 +23,8 @@ WRU_GROWTH_AT_MOST = 0.10
 COLD_INIT_RATIO_AT_MOST = 1.5
 ENGINE_DECISION_US_AT_MOST = 50.0
 RUNNER_OVERHEAD_MS_AT_MOST = 3.0
+#: Issue 12: tasks that read earlier outputs add at most this many RRU per transition.
+DATA_PASSING_ADDED_RRU_AT_MOST = 1.0
 
 
 #: Wait -> Choice -> UpdateItem -> Succeed: what one timer execution of statemachine/timer.asl.json bills.
@@ -39,6 +41,8 @@ def usage_of(run: WorkloadRun) -> costs.Usage:
         sfn_transitions=run.sfn_starts * TIMER_TRANSITIONS_PER_START,
         api_requests=run.api_invocations,
         log_bytes=run.log_bytes,
+        s3_puts=run.s3_puts,
+        s3_gets=run.s3_gets,
     )
 
 
@@ -82,6 +86,8 @@ def workload_result(run: WorkloadRun) -> dict[str, Any]:
         "runner_median_invocation_ms": statistics.median(run.runner_durations_ms) if run.runner_durations_ms else 0.0,
         "lambda_gb_seconds": usage.lambda_gb_seconds,
         "sfn_timer_starts": run.sfn_starts,
+        "s3_puts": run.s3_puts,
+        "s3_gets": run.s3_gets,
         "log_bytes_per_transition": run.log_bytes * per,
         "usd_per_execution": charged.total,
         "usd_per_1000_transitions": costs.per_1000_transitions(usage),
@@ -108,6 +114,7 @@ def targets(workloads: dict[str, dict[str, Any]], summary: dict[str, Any]) -> di
     # WRU = per_step * transitions + per_execution, solved from the two sequential flows.
     per_step = (w1000 * 1000 - w3 * 3) / (1000 - 3)
     per_execution = w3 * 3 - per_step * 3
+    added_rru = workloads["data_passing_3"]["rru_per_transition"] - workloads["sample_3"]["rru_per_transition"]
     cold = summary["cold_init_ratio"]
     decision = summary["engine_decision_us"]
     overhead = summary["runner_overhead_ms"]
@@ -135,6 +142,12 @@ def targets(workloads: dict[str, dict[str, Any]], summary: dict[str, Any]) -> di
             },
             growth <= WRU_GROWTH_AT_MOST,
             WRU_GROWTH_AT_MOST - growth,
+        ),
+        "data_passing_added_rru": _target(
+            f"data_passing_3 reads at most {DATA_PASSING_ADDED_RRU_AT_MOST:g} RRU per transition more than sample_3",
+            added_rru,
+            added_rru <= DATA_PASSING_ADDED_RRU_AT_MOST,
+            DATA_PASSING_ADDED_RRU_AT_MOST - added_rru,
         ),
         "cold_init_ratio": _target(
             f"<= {COLD_INIT_RATIO_AT_MOST} for api and task_runner (CPU time)",
@@ -260,13 +273,21 @@ def render(document: dict[str, Any]) -> str:
         "λ inv/tr: runner invocations + the starting API call, per transition. ms/tr: billed Lambda ms (API + runner,",
         "each invocation rounded up to 1 ms) per transition, measured in process; (moto): what moto took to answer.",
     ]
-    lines += ["", "Cost per 1,000 transitions by part (DynamoDB writes / reads, Lambda requests / duration):"]
+    lines += [
+        "",
+        "Cost per 1,000 transitions by part (DynamoDB writes / reads, Lambda requests / duration; S3 when used):",
+    ]
     for name, w in workloads.items():
         part = w["usd_per_1000_transitions_by_part"]
         extra = w["usd_per_1000_transitions_not_included"]
+        s3 = (
+            f" + S3 {_usd(part['s3_requests'])} ({w['s3_puts']} PUT, {w['s3_gets']} GET)"
+            if w["s3_puts"] or w["s3_gets"]
+            else ""
+        )
         lines.append(
             f"  {name:<16} {_usd(part['dynamodb_writes'])} / {_usd(part['dynamodb_reads'])} / "
-            f"{_usd(part['lambda_requests'])} / {_usd(part['lambda_duration'])}"
+            f"{_usd(part['lambda_requests'])} / {_usd(part['lambda_duration'])}{s3}"
             f"   not included: HTTP API {_usd(extra['http_api'])}, logs {_usd(extra['cloudwatch_logs'])} "
             f"({w['log_bytes_per_transition']:.0f} B/tr)"
         )

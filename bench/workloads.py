@@ -57,6 +57,7 @@ class Workload:
     title: str
     definition: dict[str, Any]
     expected_transitions: int
+    execution_input: dict[str, Any] = field(default_factory=dict)
 
 
 def sample_flow() -> dict[str, Any]:
@@ -102,12 +103,48 @@ def fan_out_flow(width: int) -> dict[str, Any]:
     }
 
 
+def data_passing_flow() -> dict[str, Any]:
+    """The sample, each task reading the output of the one before (`previous`) through its parameters."""
+    document = sample_flow()
+    flow = document["flow"]
+    flow["id"] = "data-passing"
+    tasks = {task["name"]: task for task in flow["tasks"]}
+    tasks["task1"]["parameters"] = {"records": "${input.records}"}
+    tasks["task2"]["parameters"] = {"records": "${previous.output.records_fetched}"}
+    tasks["task3"]["parameters"] = {"records": "${previous.output.records_processed}"}
+    return document
+
+
+#: Rows of the `large_output` workload's input: about 1 MB as JSON, within a request's 1 MiB.
+LARGE_ROWS = 10_000
+
+
+def large_output_flow() -> dict[str, Any]:
+    """A task that outputs about 1 MB (its input, as `pass` does), and one that reads all of it."""
+    return {
+        "name": "a 1 MB output passed on",
+        "start_task": "make",
+        "tasks": [
+            {"name": "make", "type": "pass", "input": {"rows": "${input.rows}"}},
+            {"name": "measure", "type": "pass", "input": {"rows": "${length(previous.output.rows)}"}},
+        ],
+    }
+
+
+def large_input() -> dict[str, Any]:
+    return {"rows": [f"{number:06d}:" + "x" * 90 for number in range(LARGE_ROWS)]}
+
+
 def workloads() -> list[Workload]:
     return [
         Workload("sample_3", "3-task sample (examples/data_processing.json)", sample_flow(), 3),
         Workload("sequential_100", "100 tasks in sequence", sequential_flow(100), 100),
         Workload("sequential_1000", "1,000 tasks in sequence", sequential_flow(1000), 1000),
         Workload("fan_out_20", "20-way fan-out and a join", fan_out_flow(20), 22),
+        Workload(
+            "data_passing_3", "the sample, each task reading the one before", data_passing_flow(), 3, {"records": 250}
+        ),
+        Workload("large_output", "a 1 MB output read by the next task", large_output_flow(), 2, large_input()),
     ]
 
 
@@ -211,6 +248,8 @@ class WorkloadRun:
     rru: float
     index_wru: float
     sfn_starts: int
+    s3_puts: int
+    s3_gets: int
     log_bytes: int
     operations: dict[str, Tally]
     wall_seconds: float
@@ -250,6 +289,7 @@ class ServiceUnderTest:
         self.meter = CapacityMeter(self.reader, item_kind)
         self.meter.attach(clients.dynamodb())
         self.meter.attach_stepfunctions(clients.stepfunctions())
+        self.meter.attach_s3(clients.s3())
         self.api = BilledFunction("ApiFunction", api_app.lambda_handler, memory_size_mb("ApiFunction"), self.meter)
         self.runner = BilledFunction(
             "TaskRunnerFunction", runner_app.lambda_handler, memory_size_mb("TaskRunnerFunction"), self.meter
@@ -289,7 +329,7 @@ class ServiceUnderTest:
         self.logs.bytes = 0
         invocations, delivered = self.pump.stats.invocations, self.pump.stats.records_delivered
         started = time.perf_counter()
-        response = self.request("POST", f"/flows/{flow_id}/executions", {"input": {}})
+        response = self.request("POST", f"/flows/{flow_id}/executions", {"input": workload.execution_input})
         if response.status != 202:
             raise RuntimeError(f"{workload.name}: the execution did not start: {response.json()}")
         execution_id = response.json()["execution_id"]
@@ -315,6 +355,8 @@ class ServiceUnderTest:
             rru=self.meter.rru,
             index_wru=self.meter.index_wru,
             sfn_starts=self.meter.sfn_starts,
+            s3_puts=self.meter.s3_puts,
+            s3_gets=self.meter.s3_gets,
             log_bytes=self.logs.bytes,
             operations=dict(self.meter.operations),
             wall_seconds=wall,
