@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flowcore.domain.expressions import OUTPUT, compile_expression, is_truthy
 from flowcore.domain.flow import AllOf, AnyOf, ExprRule, NotRule, When, WhenRule
 
 _MISSING = object()
@@ -81,6 +80,9 @@ def when_holds(when: When, output: Any, context: Mapping[str, Any]) -> bool:
     if isinstance(when, WhenRule):
         return rule_holds(when, output)
     if isinstance(when, ExprRule):
+        # Loaded here: a flow without `expr` rules does not load the expression module in the runner.
+        from flowcore.domain.expressions import OUTPUT, compile_expression, is_truthy
+
         return is_truthy(compile_expression(when.expr).evaluate({**context, OUTPUT: output}))
     if isinstance(when, AllOf):
         return all(when_holds(rule, output, context) for rule in when.rules)
