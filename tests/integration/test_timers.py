@@ -108,9 +108,9 @@ def test_a_task_running_past_its_timeout_fails(harness: Harness) -> None:
 # -- no timer outlives its execution --------------------------------------------------------------
 
 
-def running_timers(harness: Harness, settle_seconds: float = 5.0) -> list[str]:
+def running_timers(harness: Harness, settle_seconds: float = 15.0) -> list[str]:
     """The timer executions still RUNNING; a stopped one leaves its Wait on moto's worker thread, so a stop is
-    given a few seconds to show."""
+    given a few seconds to show (15: under `make test`'s load one still showed RUNNING after 5)."""
     deadline = time.monotonic() + settle_seconds
     while True:
         timers = harness.stepfunctions.list_executions(
