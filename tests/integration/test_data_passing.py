@@ -6,17 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Harness, example
+from tests.definitions import edge
 from tests.harness import documented_data
-
-
-def edge(source: str, target: str, failure: str = "end", **extra: Any) -> dict[str, Any]:
-    return {
-        "source_task": source,
-        "outcome": "success",
-        "target_task_success": target,
-        "target_task_failure": failure,
-        **extra,
-    }
 
 
 def outputs(document: dict[str, Any]) -> dict[str, Any]:

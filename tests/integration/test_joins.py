@@ -3,15 +3,10 @@ API, the table, its stream and the runner."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.conftest import Harness, example
-
-
-def edge(source: str, target: str) -> dict[str, Any]:
-    return {"source_task": source, "outcome": "success", "target_task_success": target, "target_task_failure": "end"}
+from tests.definitions import edge
 
 
 def test_a_join_runs_once_after_the_longer_branch(harness: Harness) -> None:

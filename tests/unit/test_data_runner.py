@@ -10,6 +10,7 @@ import pytest
 from flowcore.domain.records import Dispatch, EndedAttempt, RunRef, TaskResult
 from flowcore.domain.statuses import TaskStatus
 from flowcore.runner.outcome import Outcome
+from tests.definitions import edge
 from tests.rig import EXECUTION, Rig, fresh_script
 
 START = Dispatch(EXECUTION, 1, None, 1)
@@ -18,15 +19,6 @@ START = Dispatch(EXECUTION, 1, None, 1)
 @pytest.fixture(autouse=True)
 def _script() -> None:
     fresh_script()
-
-
-def edge(source: str, target: str, failure: str = "end", **extra: Any) -> dict[str, Any]:
-    return {
-        "source_task": source,
-        "outcome": "success",
-        "target_task_success": target,
-        "target_task_failure": failure,
-    } | extra
 
 
 def run_of(rig: Rig, task_name: str) -> Any:
