@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from flowcore.domain.errors import NotFound, StoreUnavailable
-from flowcore.domain.payloads import MAX_PAYLOAD_BYTES, OversizedPayload, PayloadRef
+from flowcore.domain.payloads import MAX_PAYLOAD_BYTES, OversizedPayload, PayloadRef, encoded
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,11 +45,6 @@ def payload_key(execution_id: str, sha256: str) -> str:
     return f"{execution_prefix(execution_id)}{sha256}{_SUFFIX}"
 
 
-def encode(value: Any) -> bytes:
-    """A value as stored: compact JSON, values JSON cannot hold written as their text (as outputs always were)."""
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
-
-
 class PayloadStoreUnavailable(RuntimeError):
     """No bucket is configured (PAYLOAD_BUCKET) where a value must be stored or read."""
 
@@ -63,7 +58,7 @@ class S3PayloadStore:
         self._bucket = bucket
 
     def put(self, execution_id: str, value: Any) -> PayloadRef:
-        body = encode(value)
+        body = encoded(value)
         if len(body) > MAX_PAYLOAD_BYTES:
             raise OversizedPayload(len(body))
         digest = hashlib.sha256(body)

@@ -8,7 +8,9 @@ error, and a request is refused.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from flowcore.domain.errors import FlowError
 
@@ -16,6 +18,12 @@ from flowcore.domain.errors import FlowError
 INLINE_LIMIT = 32_000
 #: The largest value a task may output or an execution receive.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+
+def encoded(value: Any) -> bytes:
+    """A value as it is measured and stored: compact JSON, values JSON cannot hold written as their text (as
+    outputs always were)."""
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,12 @@ class RunRef:
         """How messages name a run: its step and task, `000002#task2`."""
         return f"{self.seq:06d}#{self.task_name}"
 
+    @classmethod
+    def of_label(cls, execution_id: str, label: str) -> RunRef:
+        """The run of `execution_id` that `label` names."""
+        seq, task_name = label.split("#", 1)
+        return cls(execution_id, int(seq), task_name)
+
 
 @dataclass(frozen=True, slots=True)
 class TaskResult:

@@ -13,13 +13,12 @@ this and writes nothing more than before. One with templates reads, on top of it
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from flowcore.domain.compiled import CompiledFlow, DataNeeds
-from flowcore.domain.payloads import INLINE_LIMIT, MAX_PAYLOAD_BYTES, PayloadRef
+from flowcore.domain.payloads import INLINE_LIMIT, MAX_PAYLOAD_BYTES, PayloadRef, encoded
 from flowcore.domain.records import Dispatch, EndedAttempt, ExecutionRecord, LatestResult, RunRecord, RunRef
 from flowcore.domain.statuses import TaskStatus
 from flowcore.ports import PayloadStore, ResultRepository, RunRepository
@@ -118,8 +117,9 @@ class Contexts:
         self._input: tuple[str, Any] | None = None  # the last large input read: (its key, its value)
 
     def build(
-        self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch, memory: Memory | None
+        self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch, memory: Memory
     ) -> dict[str, Any]:
+        """The context document of the run at `ref`; `memory` is what its chain knows (and learns from it)."""
         needs = flow.needs[ref.task_name]
         context: dict[str, Any] = {
             "input": self._execution_input(execution),
@@ -140,34 +140,28 @@ class Contexts:
         return context
 
     def _tasks(
-        self, flow: CompiledFlow, execution_id: str, needs: DataNeeds, dispatch: Dispatch, memory: Memory | None
+        self, flow: CompiledFlow, execution_id: str, needs: DataNeeds, dispatch: Dispatch, memory: Memory
     ) -> dict[str, Seen]:
-        """The latest results the run reads: from the chain's memory when it produced them, else one query
-        (which also brings `previous` when the task that led here is one the flow remembers)."""
+        """The latest results the run reads: from the chain's memory when it knows them, else one query (which
+        also brings `previous` when the task that led here is one the flow remembers)."""
         wanted = set(needs.tasks)
         if needs.previous and dispatch.predecessor is not None:
-            predecessor = _task_of(dispatch.predecessor)
+            predecessor = RunRef.of_label(execution_id, dispatch.predecessor).task_name
             if predecessor in flow.remembered:
                 wanted.add(predecessor)
-        found = dict(memory.tasks) if memory is not None else {}
-        missing = wanted - (memory.known if memory is not None else set())
+        missing = wanted - memory.known
         if missing and self._results is not None:
             latest = self._results.latest(execution_id, missing)
-            read = {name: Seen.of_latest(execution_id, result) for name, result in latest.items()}
-            found.update(read)
-            if memory is not None:
-                memory.learn(read, missing)
-        return found
+            memory.learn({name: Seen.of_latest(execution_id, result) for name, result in latest.items()}, missing)
+        return memory.tasks
 
-    def _previous(
-        self, execution_id: str, dispatch: Dispatch, memory: Memory | None, seen: dict[str, Seen]
-    ) -> Seen | None:
+    def _previous(self, execution_id: str, dispatch: Dispatch, memory: Memory, seen: dict[str, Seen]) -> Seen | None:
         if dispatch.chained:
-            return memory.previous if memory is not None else None
+            return memory.previous
         if dispatch.predecessor is None:
             return None  # the start task's first run: nothing led to it
-        ref = _ref_of(execution_id, dispatch.predecessor)
-        if memory is not None and memory.previous is not None and memory.previous.ref == ref:
+        ref = RunRef.of_label(execution_id, dispatch.predecessor)
+        if memory.previous is not None and memory.previous.ref == ref:
             return memory.previous
         latest = seen.get(ref.task_name)
         if latest is not None and latest.ref == ref:
@@ -197,15 +191,6 @@ class Contexts:
         return value
 
 
-def _task_of(label: str) -> str:
-    return label.split("#", 1)[1]
-
-
-def _ref_of(execution_id: str, label: str) -> RunRef:
-    seq, task_name = label.split("#", 1)
-    return RunRef(execution_id, int(seq), task_name)
-
-
 class Offload:
     """Values too large for an item go to the payload store; past `MAX_PAYLOAD_BYTES`, the task fails."""
 
@@ -216,7 +201,7 @@ class Offload:
     def store(self, execution_id: str, value: Any, what: str) -> tuple[PayloadRef | None, str | None]:
         """The reference `value` is kept under when it is large (None when it stays inline), or why it
         cannot be kept."""
-        body = json.dumps(value, separators=(",", ":"), default=str).encode()  # as the payload store writes it
+        body = encoded(value)  # as the payload store writes it
         size = len(body)
         if size <= INLINE_LIMIT:
             return None, None
