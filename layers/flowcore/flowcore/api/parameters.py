@@ -27,7 +27,7 @@ def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
     failure rate); an int is a float, as JSON has one kind of number."""
     fields: dict[str, Any] = {
         param.name: (
-            param.kind,
+            _PYDANTIC_KINDS.get(param.kind, param.kind),
             Field(
                 default=param.default,
                 ge=param.ge,
@@ -56,7 +56,10 @@ def parameter_problems(
     in_text = {
         name
         for name, value in parameters.items()
-        if kinds.get(name, str) is not str and name not in templated and isinstance(value, str) and OPEN in value
+        if kinds.get(name, str) not in (str, object)
+        and name not in templated
+        and isinstance(value, str)
+        and OPEN in value
     }
     problems = [Problem(f"{where}.parameters.{name}", _IN_TEXT) for name in sorted(in_text)]
     try:
@@ -69,6 +72,9 @@ def parameter_problems(
         ]
     return problems
 
+
+#: How pydantic spells the kinds a `Param` has that are not its own types.
+_PYDANTIC_KINDS: dict[type, Any] = {dict: dict[str, Any], object: Any}
 
 _IN_TEXT = (
     'a number parameter takes a number, or an expression as the whole value ("${...}"); '

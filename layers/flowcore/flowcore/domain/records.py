@@ -5,7 +5,7 @@ Plain values: how they are keyed and encoded is the DynamoDB adapter's business 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -44,6 +44,9 @@ class TaskResult:
     error: str | None = None
     #: With status WAITING: the task has not ended; dispatch it again (resumed) after this many seconds.
     resume_after_seconds: float | None = None
+    #: With status WAITING for a completion from outside: what sends the ticket, called once the run is parked
+    #: (so that a fast answer always finds it waiting). Raising fails the attempt.
+    deliver: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def success(cls, task_name: str, output: Any) -> TaskResult:
@@ -52,6 +55,11 @@ class TaskResult:
     @classmethod
     def failure(cls, task_name: str, error: str) -> TaskResult:
         return cls(TaskStatus.FAILURE, message=f"Task {task_name} failed", error=error)
+
+    @classmethod
+    def awaiting(cls, task_name: str, deliver: Callable[[], None] | None = None) -> TaskResult:
+        """The run waits for a completion from outside (a callback, a child execution)."""
+        return cls(TaskStatus.WAITING, message=f"Task {task_name} is waiting for its callback", deliver=deliver)
 
     @property
     def succeeded(self) -> bool:

@@ -21,6 +21,23 @@ REQUIRED: Any = ...
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackTicket:
+    """What completes an awaiting run from outside: `POST /callbacks/{token}` (the `url`, relative to the API)."""
+
+    token: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How an awaited run was completed: a callback's outcome, or the end of a child execution."""
+
+    succeeded: bool
+    output: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskContext:
     """Everything one attempt may use. `idempotency_key` is stable across redeliveries of this attempt."""
 
@@ -35,6 +52,10 @@ class TaskContext:
     resumed: bool = False
     #: The task's `input` template resolved against the execution's data (None: the task has none).
     input: Any = None
+    #: For a type that awaits (`TaskType.awaits`): the ticket an outside party completes the run with.
+    callback: CallbackTicket | None = None
+    #: When an awaited run is resumed: how it was completed (None: its deadline passed first).
+    completion: Completion | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -46,7 +67,8 @@ class Param:
     """One declared parameter: its type (int, float or str), default and bounds, as pydantic's Field takes them."""
 
     name: str
-    kind: type[int] | type[float] | type[str]
+    #: int, float, str, bool, dict (a JSON object) or object (any JSON value)
+    kind: type[int] | type[float] | type[str] | type[bool] | type[dict[str, Any]] | type[object]
     default: Any = REQUIRED
     ge: float | None = None
     le: float | None = None
@@ -57,15 +79,15 @@ class Param:
         """`value` in this parameter's type, within its bounds; `ParameterError` saying why not. Values stored
         in a flow were checked when it was saved; a templated one is checked here, once resolved."""
         shown = json.dumps(value, default=str)[:80]
-        expected = {int: "an integer", float: "a number", str: "a string"}[self.kind]
+        expected = _EXPECTED[self.kind]
         try:
-            converted: Any = value if self.kind is str and isinstance(value, str) else None
-            if self.kind is not str:
-                converted = _number(self.kind, value)
+            converted = _converted(self.kind, value)
         except (ValueError, TypeError, OverflowError):
             converted = None
         if converted is None:
             raise ParameterError(f"parameter '{self.name}' is {shown}, not {expected}")
+        if self.kind in (bool, dict, object):
+            return converted
         if (self.ge is not None and converted < self.ge) or (self.le is not None and converted > self.le):
             bounds = f"from {self.ge if self.ge is not None else '-inf'} to {self.le if self.le is not None else 'inf'}"
             raise ParameterError(f"parameter '{self.name}' is {shown}, out of its range ({bounds})")
@@ -83,6 +105,27 @@ FORCED_OUTCOME = (
 
 class ParameterError(ValueError):
     """A parameter whose value, once its template was resolved, is not what the task type declares."""
+
+
+_EXPECTED: dict[type, str] = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    dict: "an object",
+    object: "a JSON value",
+}
+
+
+def _converted(kind: type, value: Any) -> Any:
+    """`value` in `kind`, or None when it is not one (numbers as `_number` converts them)."""
+    if kind is object:
+        return value
+    if kind is str or kind is dict:
+        return value if isinstance(value, kind) else None
+    if kind is bool:
+        return value if isinstance(value, bool) else None
+    return _number(kind, value)
 
 
 def _number(kind: type, value: Any) -> int | float:
@@ -142,7 +185,22 @@ class TaskType(ABC):
         return self.run(ctx, params)
 
     @abstractmethod
-    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult: ...
+    def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
+        """One attempt. A type that awaits gets `ctx.callback` and returns `TaskResult.awaiting(...)`, whose
+        `deliver` (the message that carries the ticket) the runner calls once the run is parked WAITING."""
+
+    def awaits(self, parameters: dict[str, Any]) -> bool:
+        """Whether an attempt with these (resolved) parameters ends by a completion from outside."""
+        return False
+
+    def resume(self, ctx: TaskContext) -> TaskResult:
+        """The result of an awaited run once resumed: its completion, or a timeout when there is none."""
+        completion = ctx.completion
+        if completion is None:
+            return TaskResult.failure(ctx.task_name, "no completion arrived before its deadline")
+        if completion.succeeded:
+            return TaskResult.success(ctx.task_name, completion.output)
+        return TaskResult.failure(ctx.task_name, completion.error or "completed with outcome failure")
 
 
 def _forced_failure(ctx: TaskContext, error: str) -> TaskResult:
