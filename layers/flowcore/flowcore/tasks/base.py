@@ -52,7 +52,8 @@ class TaskContext:
     resumed: bool = False
     #: The task's `input` template resolved against the execution's data (None: the task has none).
     input: Any = None
-    #: For a type that awaits (`TaskType.awaits`): the ticket an outside party completes the run with.
+    #: For a type that awaits (`TaskType.awaits`, or a task with `wait_for_callback`): the ticket an outside
+    #: party completes the run with.
     callback: CallbackTicket | None = None
     #: When an awaited run is resumed: how it was completed (None: its deadline passed first).
     completion: Completion | None = None
@@ -174,6 +175,10 @@ class TaskType(ABC):
     parameters: ClassVar[tuple[Param, ...]] = FORCED_OUTCOME
     #: Long-running types claim their run (status RUNNING with a lease) before they start.
     needs_claim: ClassVar[bool] = False
+    #: Every attempt ends by a completion from outside (`callback`, `subflow`): the runner gives it `ctx.callback`.
+    awaits: ClassVar[bool] = False
+    #: The type takes the task field `wait_for_callback: true`: then it is given `ctx.callback` and awaits.
+    can_wait_for_callback: ClassVar[bool] = False
 
     def execute(self, ctx: TaskContext) -> TaskResult:
         """Apply the forced-outcome parameters, then run the type's own work."""
@@ -188,10 +193,6 @@ class TaskType(ABC):
     def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
         """One attempt. A type that awaits gets `ctx.callback` and returns `TaskResult.awaiting(...)`, whose
         `deliver` (the message that carries the ticket) the runner calls once the run is parked WAITING."""
-
-    def awaits(self, parameters: dict[str, Any]) -> bool:
-        """Whether an attempt with these (resolved) parameters ends by a completion from outside."""
-        return False
 
     def resume(self, ctx: TaskContext) -> TaskResult:
         """The result of an awaited run once resumed: its completion, or a timeout when there is none."""
