@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flowcore.domain.branches import NewRun
+from flowcore.domain.callbacks import Completion
 from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.flow import FlowSpec
@@ -170,6 +171,7 @@ class FakeRuns:
             "input_ref": ended.input_ref,
             "routed": ended.routed,
             "predecessor": ended.predecessor,
+            "awaited": ended.awaited,
         }
         return replace(ended_run, **{name: value for name, value in data.items() if value is not None}, **extra)
 
@@ -215,15 +217,16 @@ class FakeRuns:
         self._store.calls.append("park")
         current = self._guarded(ref, guard)
         tried = _tried(current, ended)
+        spent = {"awaited": None} if ended.result.status is TaskStatus.FAILURE else {}  # a retry's token is spent
         self._store.put_run(
-            self._end(ref, ended, TaskStatus.WAITING, ended.attempt, wait_until=wait_until, attempts=tried)
+            self._end(ref, ended, TaskStatus.WAITING, ended.attempt, wait_until=wait_until, attempts=tried, **spent)
         )
 
     def retry_now(self, ref: RunRef, ended: EndedAttempt, guard: DispatchGuard) -> None:
         self._store.calls.append("retry_now")
         current = self._guarded(ref, guard)
         self._store.put_run(
-            self._end(ref, ended, TaskStatus.PENDING, ended.attempt + 1, attempts=_tried(current, ended))
+            self._end(ref, ended, TaskStatus.PENDING, ended.attempt + 1, attempts=_tried(current, ended), awaited=None)
         )
 
     def skip(self, ref: RunRef, guard: DispatchGuard) -> None:
@@ -265,6 +268,36 @@ class FakeRuns:
         for run in waiting:
             self._store.put_run(replace(run, status=TaskStatus.SKIPPED, ended_at=NOW))
         return len(waiting)
+
+    def complete(self, ref: RunRef, attempt: int, nonce: str, completion: Completion) -> bool:
+        self._store.calls.append("complete")
+        current = self._awaiting(ref, attempt, nonce)
+        if current is None or current.awaited is None:
+            return False
+        awaited = replace(current.awaited, completion=completion)
+        self._store.put_run(replace(current, status=TaskStatus.PENDING, awaited=awaited))
+        return True
+
+    def heartbeat(self, ref: RunRef, attempt: int, nonce: str, wait_until: int) -> bool:
+        self._store.calls.append("heartbeat")
+        current = self._awaiting(ref, attempt, nonce)
+        if current is None:
+            return False
+        self._store.put_run(replace(current, wait_until=wait_until))
+        return True
+
+    def _awaiting(self, ref: RunRef, attempt: int, nonce: str) -> RunRecord | None:
+        current = self._store.run(ref)
+        if (
+            current is None
+            or current.status is not TaskStatus.WAITING
+            or current.attempt != attempt
+            or current.awaited is None
+            or current.awaited.nonce != nonce
+            or current.awaited.completion is not None
+        ):
+            return None
+        return current
 
     def delete(self, ref: RunRef) -> None:
         self._store.runs.pop((ref.execution_id, ref.seq, ref.task_name), None)
@@ -405,6 +438,7 @@ class Timer:
     delay_seconds: float
     next_attempt: int | None = None
     claim: str | None = None
+    wait_until: int | None = None
 
 
 class FakeTimers:
@@ -420,6 +454,28 @@ class FakeTimers:
         self.scheduled.setdefault(
             ("redispatch", ref, attempt, following), Timer("redispatch", ref, attempt, delay_seconds, following)
         )
+
+    def expire(self, ref: RunRef, attempt: int, wait_until: int, delay_seconds: float) -> None:
+        self.scheduled.setdefault(
+            ("expire", ref, attempt, wait_until), Timer("expire", ref, attempt, delay_seconds, wait_until=wait_until)
+        )
+
+    def fire_expiries(self) -> int:
+        """What the state machine does at an awaited run's deadline: WAITING with that deadline -> PENDING."""
+        fired = 0
+        for key, timer in list(self.scheduled.items()):
+            if timer.action != "expire" or timer.ref is None:
+                continue
+            del self.scheduled[key]
+            current = self._store.run(timer.ref)
+            if current is not None and (current.status, current.attempt, current.wait_until) == (
+                TaskStatus.WAITING,
+                timer.attempt,
+                timer.wait_until,
+            ):
+                self._store.put_run(replace(current, status=TaskStatus.PENDING))
+                fired += 1
+        return fired
 
     def reclaim(self, ref: RunRef, attempt: int, claim: str, delay_seconds: float) -> None:
         self.scheduled.setdefault(

@@ -20,6 +20,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from flowcore.api import body, seed
+from flowcore.api.callbacks import CallbackRequest, CallbackService
 from flowcore.api.errors import (
     BadRequest,
     FlowError,
@@ -86,9 +87,13 @@ def execution_service() -> ExecutionService:
     return wiring.executions()
 
 
+def callback_service() -> CallbackService:
+    return wiring.callbacks()
+
+
 def reset() -> None:
     """Forget the use cases, as a new container would (the clients stay: `wiring.shared.reset` forgets those)."""
-    forget(wiring.flows, wiring.executions)
+    forget(wiring.flows, wiring.executions, wiring.callbacks)
 
 
 def _enable_docs(event: dict[str, Any]) -> None:
@@ -104,6 +109,9 @@ ExecutionId = Annotated[str, Path(pattern=EXECUTION_ID_PATTERN, description="An 
 FlowId = Annotated[str, Path(pattern=FLOW_ID_PATTERN, description="A flow id")]
 Sha256 = Annotated[
     str, Path(pattern=r"^[0-9a-f]{64}$", description="The value's SHA-256, as its reference (`ref`) names it")
+]
+CallbackToken = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,900}\.[A-Za-z0-9_-]{43}$", description="A callback token, as issued")
 ]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[
@@ -411,6 +419,26 @@ def openapi_document() -> Response[Any]:
         content_type=content_types.APPLICATION_JSON,
         body=app.get_openapi_json_schema(title=TITLE, version=SERVICE_VERSION, description=__doc__),
     )
+
+
+@app.post(
+    "/callbacks/<token>",
+    tags=["callbacks"],
+    summary="Complete a task run that waits for its callback (once: the same completion again answers alike)",
+    responses=answers({OK: ("CallbackAnswer", "The completion that holds")}, *BODY_ERRORS, 404, 409, *STORE_ERRORS),
+)
+def complete_callback(token: CallbackToken, request: Annotated[CallbackRequest, Body()]) -> dict[str, Any]:
+    return callback_service().complete(token, request.outcome == "success", request.output, request.error)
+
+
+@app.post(
+    "/callbacks/<token>/heartbeat",
+    tags=["callbacks"],
+    summary="Keep a task run that waits for its callback alive (its heartbeat_seconds start again)",
+    responses=answers({OK: ("HeartbeatAnswer", "The run's new deadline")}, 404, 409, 422, *STORE_ERRORS),
+)
+def heartbeat_callback(token: CallbackToken) -> dict[str, Any]:
+    return callback_service().heartbeat(token)
 
 
 # -- the door: what API Gateway's `ANY /{proxy+}` route sends that no route takes -------------------

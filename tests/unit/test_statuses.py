@@ -136,7 +136,10 @@ def _timer_write(state: str) -> tuple[str, str]:
     return values[required.group(1)]["S"], values[written.group(1)]["S"]
 
 
-@pytest.mark.parametrize(("state", "event"), [("Redispatch", RunEvent.REDISPATCH), ("Reclaim", RunEvent.RECLAIM)])
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [("Redispatch", RunEvent.REDISPATCH), ("Expire", RunEvent.REDISPATCH), ("Reclaim", RunEvent.RECLAIM)],
+)
 def test_the_timers_run_writes_are_moves_of_the_table(state: str, event: RunEvent) -> None:
     required, written = _timer_write(state)
     assert (required,) == run_sources(event)

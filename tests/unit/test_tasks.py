@@ -12,7 +12,7 @@ from flowcore.domain.statuses import TaskStatus
 from flowcore.tasks import TaskContext, TaskType, TaskTypeRegistry, default_registry
 from flowcore.tasks.builtins import PassTask
 
-BUILTINS = ("pass", "fetch_data", "process_data", "store_data", "print", "wait")
+BUILTINS = ("pass", "fetch_data", "process_data", "store_data", "print", "wait", "callback")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from flowcore.domain.branches import NewRun
+from flowcore.domain.callbacks import Completion
 from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import (
     BranchChange,
@@ -156,6 +157,15 @@ class RunRepository(Protocol):
         """SKIPPED for every PENDING or WAITING run; how many."""
         ...
 
+    def complete(self, ref: RunRef, attempt: int, nonce: str, completion: Completion) -> bool:
+        """WAITING -> PENDING with `completion`, if the run still awaits the token with `nonce` at `attempt` and
+        holds no completion yet; whether this call completed it."""
+        ...
+
+    def heartbeat(self, ref: RunRef, attempt: int, nonce: str, wait_until: int) -> bool:
+        """Move an awaited run's deadline to `wait_until`, on the same conditions as `complete`."""
+        ...
+
     def delete(self, ref: RunRef) -> None: ...
 
 
@@ -182,6 +192,10 @@ class Timers(Protocol):
 
     def timeout(self, execution_id: str, seconds: int) -> None:
         """After `seconds`, a still RUNNING execution becomes TIMED_OUT."""
+        ...
+
+    def expire(self, ref: RunRef, attempt: int, wait_until: int, delay_seconds: float) -> None:
+        """After the delay, a run still WAITING at `attempt` with this deadline becomes PENDING (it missed it)."""
         ...
 
     def cancel(self, execution_id: str, runs: Iterable[RunRecord]) -> int:
@@ -220,4 +234,12 @@ class PayloadDownloads(PayloadStore, Protocol):
 class FailedBatches(Protocol):
     def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch]:
         """The dispatches of a stream batch the runner gave up on, read again from the stream."""
+        ...
+
+
+class CallbackKeys(Protocol):
+    """The key callback tokens are signed with (`flowcore.domain.tokens`), kept by the deployment."""
+
+    def key(self) -> bytes:
+        """The signing key; `CallbacksUnavailable` when the deployment has none."""
         ...

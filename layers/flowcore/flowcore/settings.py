@@ -22,6 +22,7 @@ class Settings:
     chain_tasks: int  # the most tasks the runner runs in a row for one dispatch (1: one task per invocation)
     max_transitions_ceiling: int  # the highest `max_transitions` a flow may have in this deployment
     payload_bucket: str | None = None  # where values too large for an item live (the functions that use them)
+    callback_key_secret: str | None = None  # the Secrets Manager secret callback tokens are signed with
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,6 +37,7 @@ class Settings:
             chain_tasks=_positive_int("CHAIN_TASKS", 100),
             max_transitions_ceiling=_positive_int("MAX_TRANSITIONS_CEILING", MAX_TRANSITIONS_LIMIT),
             payload_bucket=os.environ.get("PAYLOAD_BUCKET", "").strip() or None,
+            callback_key_secret=os.environ.get("CALLBACK_KEY_SECRET_ARN", "").strip() or None,
         )
 
 

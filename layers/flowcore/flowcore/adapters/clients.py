@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard retry mode backs off on throttling; the runner's own recovery covers what is left.
@@ -56,9 +57,16 @@ def s3() -> S3Client:
     return client  # type: ignore[no-any-return]
 
 
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    client: Any = session().create_client("secretsmanager", config=_CONFIG)
+    return client  # type: ignore[no-any-return]
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     streams.cache_clear()
     s3.cache_clear()
+    secretsmanager.cache_clear()

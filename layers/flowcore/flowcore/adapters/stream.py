@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import plain
+from flowcore.adapters.dynamodb.codec import awaited_from, plain
 from flowcore.domain.records import Dispatch
 from flowcore.domain.statuses import ABSENT, ExecutionEvent, ExecutionStatus, RunEvent, execution_after, run_after
 from flowcore.observability import logger
@@ -94,6 +94,8 @@ def dispatch_of(image: Mapping[str, Any]) -> Dispatch:
     budget = int(image["budget"]) if "budget" in image else None
     attempt, merged = int(image.get("attempt", 1)), int(image.get("merged", 0))
     predecessor = str(image["from"]) if "from" in image else None
+    # A run resumed from a wait it parked for a completion (a run tried again holds no `callback` map).
+    awaited = awaited_from(image.get("callback")) if wait_until is not None else None
     return Dispatch(
         ref.execution_id,
         ref.seq,
@@ -103,6 +105,7 @@ def dispatch_of(image: Mapping[str, Any]) -> Dispatch:
         budget=budget,
         merged=merged,
         predecessor=predecessor,
+        awaited=awaited,
     )
 
 

@@ -56,6 +56,20 @@ class StepFunctionsTimers:
             delay_seconds,
         )
 
+    def expire(self, ref: RunRef, attempt: int, wait_until: int, delay_seconds: float) -> None:
+        sort_key = keys.run_sk_of(ref)
+        self._start(
+            timer_name("expire", ref.execution_id, sort_key, attempt, wait_until),
+            {
+                "action": "expire",
+                "pk": keys.execution_pk(ref.execution_id),
+                "sk": sort_key,
+                "attempt": str(attempt),
+                "wait_until": str(wait_until),
+            },
+            delay_seconds,
+        )
+
     def reclaim(self, ref: RunRef, attempt: int, claim: str, delay_seconds: float) -> None:
         sort_key = keys.run_sk_of(ref)
         self._start(
@@ -83,11 +97,13 @@ class StepFunctionsTimers:
 
     def cancel(self, execution_id: str, runs: Iterable[RunRecord]) -> int:
         """Stop the execution's timeout timer and the timers its runs, as they stood, may have started: a
-        parked run's re-dispatch, a claimed run's reclaim. Returns how many were still running."""
+        parked run's re-dispatch or deadline, a claimed run's reclaim. Returns how many were still running."""
         names = [timer_name("timeout", execution_id, keys.META)]
         for run in runs:
             sort_key = keys.run_sk_of(run.ref)
-            if run.status is TaskStatus.WAITING:
+            if run.status is TaskStatus.WAITING and run.awaited is not None and run.wait_until is not None:
+                names.append(timer_name("expire", execution_id, sort_key, run.attempt, run.wait_until))
+            elif run.status is TaskStatus.WAITING:
                 following = run.attempt if run.wait_until is not None else run.attempt + 1
                 names.append(timer_name("redispatch", execution_id, sort_key, run.attempt, following))
             elif run.status is TaskStatus.RUNNING and run.claim is not None:

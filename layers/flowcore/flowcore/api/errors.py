@@ -7,6 +7,7 @@ from typing import Any
 
 from flowcore.domain.errors import (
     BadRequest,
+    CallbacksUnavailable,
     Conflict,
     FlowError,
     NotFound,
@@ -53,6 +54,7 @@ _HTTP: tuple[tuple[type[FlowError], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (StoreUnavailable, 503, "service_unavailable"),
+    (CallbacksUnavailable, 503, "service_unavailable"),
 )
 _INTERNAL = (500, "internal_error")
 

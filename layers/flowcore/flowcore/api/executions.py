@@ -19,7 +19,7 @@ from flowcore.domain.expressions import ExpressionError
 from flowcore.domain.payloads import INLINE_LIMIT, PayloadRef
 from flowcore.domain.records import ExecutionRecord, FlowRecord, RunRecord
 from flowcore.domain.routing import decide
-from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, ExecutionEvent, ExecutionStatus
+from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, ExecutionEvent, ExecutionStatus, TaskStatus
 from flowcore.ports import ExecutionRepository, FlowRepository, PayloadDownloads, RunRepository, Timers
 
 #: As large as a request allows (functions/api/app.py, MAX_BODY_BYTES), counted as the request carries it (UTF-8).
@@ -64,13 +64,16 @@ class ExecutionService:
         timers: Timers,
         payloads: PayloadDownloads,
         clock: Callable[[], datetime] = utc_now,
+        tickets: Callable[[RunRecord], dict[str, str] | None] | None = None,
     ) -> None:
+        """`tickets` gives a run that waits for its callback its `{token, url}` in the status document."""
         self._executions = executions
         self._runs = runs
         self._flows = flows
         self._timers = timers
         self._payloads = payloads
         self._clock = clock
+        self._tickets = tickets
 
     def create(
         self,
@@ -151,7 +154,12 @@ class ExecutionService:
         upcoming = None
         if execution.status is ExecutionStatus.RUNNING and runs.first_open is None:
             upcoming = self._upcoming(execution, runs.last)
-        return status_document(execution, runs, upcoming)
+        document = status_document(execution, runs, upcoming)
+        if self._tickets is not None:
+            for name, run in runs.latest.items():
+                if run.awaited is not None and run.status is TaskStatus.WAITING:
+                    document["task_results"][name]["callback"] = self._tickets(run)
+        return document
 
     def _upcoming(self, execution: ExecutionRecord, last: RunRecord | None) -> str | None:
         """The task a runner is on while no run item shows it: the start task, or the next task of a chain

@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from flowcore.api.body import MAX_VALUE_DEPTH, depth
 from flowcore.domain import flow as domain
+from flowcore.domain.callbacks import MAX_AWAIT_SECONDS
 from flowcore.domain.expressions import MAX_EXPRESSION_LENGTH, MAX_WHEN_RULES
 from flowcore.domain.flow import FLOW_ID_PATTERN, MAX_CONDITIONS, MAX_TASKS, MAX_TRANSITIONS_LIMIT, NAME_PATTERN
 from flowcore.domain.statuses import ExecutionStatus
@@ -162,6 +163,10 @@ def _when_error(message: str) -> PydanticCustomError:
     return PydanticCustomError("when_form", "{message}", {"message": message})
 
 
+#: The longest attempt the runner itself runs (a Lambda invocation's limit).
+MAX_RUN_SECONDS = 900
+
+
 class TaskDefinition(_Strict):
     name: Name
     description: Description | None = None
@@ -177,7 +182,21 @@ class TaskDefinition(_Strict):
         "checked when the task runs",
     )
     retry: RetryPolicy | None = None
-    timeout_seconds: Annotated[Integer, Field(ge=1, le=900)] | None = None
+    timeout_seconds: Annotated[Integer, Field(ge=1, le=MAX_AWAIT_SECONDS)] | None = Field(
+        default=None,
+        description=f"How long one attempt may take: at most {MAX_RUN_SECONDS} s for a task the runner runs; a "
+        "task that awaits a completion (callback, subflow, wait_for_callback) may wait up to a year",
+    )
+    heartbeat_seconds: Annotated[Integer, Field(ge=1, le=MAX_AWAIT_SECONDS)] | None = Field(
+        default=None,
+        description="A task that awaits a completion fails without a heartbeat "
+        "(`POST /callbacks/{token}/heartbeat`) for this long",
+    )
+    wait_for_callback: bool = Field(
+        default=_TASK["wait_for_callback"],
+        description="An integration (lambda, sqs, sns, eventbridge) hands off a callback token (`task_token`) and "
+        "the run waits for `POST /callbacks/{token}`",
+    )
     input: UserValue = Field(
         default=_TASK["input"],
         description='A template (any JSON): a string that is exactly `"${expr}"` becomes the JMESPath '

@@ -8,7 +8,7 @@ generated, so the handler's cold start does not pay for the models.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,6 +81,30 @@ class PayloadLink(_Document):
     sha256: str = Field(description="SHA-256 of those bytes, hex", pattern="^[0-9a-f]{64}$")
 
 
+class CallbackTicket(_Document):
+    token: str = Field(description="Completes this attempt of the run once; useless after it moved on")
+    url: str = Field(description="`POST` it with the outcome, relative to the API's base URL")
+
+
+class CallbackAnswer(_Document):
+    """The completion that holds: the first one (the same one again is answered alike)."""
+
+    execution_id: str
+    task_name: str
+    attempt: int
+    outcome: Literal["success", "failure"]
+    output: Any = Field(description="The run's output (a success's)")
+    error: str | None = Field(description="A failure's error")
+    completed_at: str | None
+
+
+class HeartbeatAnswer(_Document):
+    execution_id: str
+    task_name: str
+    attempt: int
+    deadline: str | None = Field(description="When the run fails unless completed or heartbeated again")
+
+
 class TaskResult(_Document):
     task_name: str
     status: TaskStatus
@@ -105,6 +129,10 @@ class TaskResult(_Document):
     ended_at: str | None
     arrived: list[str] = Field(description="A join's run: the runs that reached the join (the first 32), as step#task")
     arrived_count: int = Field(description="A join's run: how many branches it merged; 0 for any other run")
+    callback: CallbackTicket | None = Field(
+        description="A run that waits for its callback: the token that completes it (null for any other run)"
+    )
+    child_execution_id: str | None = Field(description="A subflow task's run: the child execution it started")
 
 
 class ExecutionLinks(_Document):

@@ -11,12 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from flowcore.api.expression_checks import expression_problems
-from flowcore.api.models import FlowDefinition
+from flowcore.api.models import MAX_RUN_SECONDS, FlowDefinition, TaskDefinition
 from flowcore.api.parameters import parameter_problems
 from flowcore.domain.errors import Problem, ValidationFailed
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT, OUTCOMES, is_end, normalise_outcome
 from flowcore.domain.graph import endless
-from flowcore.tasks import TaskTypeRegistry
+from flowcore.tasks import TaskType, TaskTypeRegistry
 
 MAX_DEFINITION_BYTES = 300_000
 MAX_CONDITIONS_PER_TASK = 50
@@ -85,6 +85,36 @@ def _task_problems(
         else:
             first_index[task.name] = index
         problems.extend(parameter_problems(registry, task.type, task.parameters, f"tasks[{index}]"))
+        problems.extend(_waiting_problems(task, registry.get(task.type), f"tasks[{index}]"))
+    return problems
+
+
+def _waiting_problems(task: TaskDefinition, task_type: TaskType | None, where: str) -> list[Problem]:
+    """A task that awaits a completion from outside may wait up to a year and take heartbeats; any other task
+    runs inside the runner's invocation, so its timeout is bounded by Lambda's."""
+    if task_type is None:
+        return []  # its unknown type is reported already
+    problems = []
+    if task.wait_for_callback and not task_type.can_wait_for_callback:
+        problems.append(
+            Problem(f"{where}.wait_for_callback", f"task type '{task.type}' cannot hand off a callback token")
+        )
+    awaits = task_type.awaits or (task.wait_for_callback and task_type.can_wait_for_callback)
+    if not awaits and task.timeout_seconds is not None and task.timeout_seconds > MAX_RUN_SECONDS:
+        problems.append(
+            Problem(
+                f"{where}.timeout_seconds",
+                f"at most {MAX_RUN_SECONDS} for a task that runs in the runner; only a task that awaits a "
+                "completion (callback, subflow, wait_for_callback) may wait longer",
+            )
+        )
+    if not awaits and task.heartbeat_seconds is not None:
+        problems.append(
+            Problem(
+                f"{where}.heartbeat_seconds",
+                "only a task that awaits a completion (callback, subflow, wait_for_callback) takes heartbeats",
+            )
+        )
     return problems
 
 

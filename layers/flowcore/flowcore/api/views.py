@@ -122,6 +122,8 @@ def _run_result(run: RunRecord, inline: bool = True) -> dict[str, Any]:
         "ended_at": run.ended_at,
         "arrived": sorted(run.arrived),
         "arrived_count": run.arrived_total or len(run.arrived),
+        "callback": None,
+        "child_execution_id": run.child,
     }
 
 
@@ -144,6 +146,8 @@ def _pending(task_name: str) -> dict[str, Any]:
         "ended_at": None,
         "arrived": [],
         "arrived_count": 0,
+        "callback": None,
+        "child_execution_id": None,
     }
 
 

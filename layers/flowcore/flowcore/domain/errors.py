@@ -55,3 +55,7 @@ class UnreadableItem(FlowError):
 
 class StoreUnavailable(FlowError):
     """DynamoDB kept refusing (throttling, service errors) after the SDK's own retries."""
+
+
+class CallbacksUnavailable(FlowError):
+    """The deployment keeps no key to sign callback tokens with, or it could not be read."""

@@ -94,6 +94,10 @@ class TaskSpec:
     timeout_seconds: int | None = None
     input: Any = None
     output: Any = None
+    #: A task that awaits a completion from outside fails without a heartbeat for this long.
+    heartbeat_seconds: int | None = None
+    #: An integration that can hand off a callback token does, and its run waits for the callback.
+    wait_for_callback: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from flowcore.domain.callbacks import Awaited
 from flowcore.domain.flow import FlowSpec
 from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
@@ -47,6 +48,8 @@ class TaskResult:
     #: With status WAITING for a completion from outside: what sends the ticket, called once the run is parked
     #: (so that a fast answer always finds it waiting). Raising fails the attempt.
     deliver: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    #: With status WAITING for a completion: the nonce and deadlines the runner parks it with.
+    awaited: Awaited | None = None
 
     @classmethod
     def success(cls, task_name: str, output: Any) -> TaskResult:
@@ -179,6 +182,10 @@ class RunRecord:
     #: The tasks its conditions routed it to, kept when they read more than its own output (recovery
     #: follows them instead of deciding again on data that may have moved).
     routed: tuple[str, ...] | None = None
+    #: Parked for a completion from outside (a callback, a child execution): its nonce, deadlines, completion.
+    awaited: Awaited | None = None
+    #: A subflow task's run: the child execution it started.
+    child: str | None = None
 
     def result(self) -> TaskResult | None:
         """The committed result, when the run holds one (a run waiting for a retry holds its failure)."""
@@ -228,6 +235,7 @@ class Dispatch:
     budget: int | None = None  # from a fork on: the runs its branch may still start
     merged: int = 0  # a join's run: how many of the branches it merged the execution still lists as waiting
     predecessor: str | None = None  # the run that led to it, by label (when the flow reads `previous`)
+    awaited: Awaited | None = None  # resumed after waiting for a completion: what it waited with, and how it ended
 
     @property
     def from_start(self) -> bool:
@@ -252,6 +260,7 @@ class EndedAttempt:
     output_ref: PayloadRef | None = None  # the output, when it is too large for the item
     routed: tuple[str, ...] | None = None  # the successors its conditions chose, when they read more than its output
     predecessor: str | None = None  # the run that led to it, by label (recorded when the flow reads `previous`)
+    awaited: Awaited | None = None  # parked for a completion from outside: the nonce and deadlines it waits with
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Each table maps a status to the events it accepts and the status each event lead
 events is final. The DynamoDB adapter builds the status part of every conditional write from these
 tables (`run_sources`, `execution_sources`), the API asks them whether an action applies, and
 `tests/unit/test_statuses.py` reads them row by row. The timer state machine makes three of these moves
-by itself (`REDISPATCH`, `RECLAIM`, `TIME_OUT`); a test holds its conditions to the same tables.
+by itself (`REDISPATCH`, also when an awaited run misses its deadline, `RECLAIM`, `TIME_OUT`); a test holds
+its conditions to the same tables.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class RunEvent(StrEnum):
     RECLAIM = "reclaim"  # its runner's lease ran out (timer)
     REDISPATCH = "redispatch"  # its wait or retry delay is over (timer)
     GIVE_UP = "give_up"  # the stream gave up on its dispatch (failure queue)
+    COMPLETE = "complete"  # a callback, or the end of its child execution, completed the run it awaited
+    HEARTBEAT = "heartbeat"  # an awaited run's holder says it is still at work: its deadline moves on
 
 
 class ExecutionEvent(StrEnum):
@@ -83,7 +86,12 @@ RUN_TRANSITIONS: Final[dict[RunState, dict[RunEvent, TaskStatus]]] = {
         RunEvent.GIVE_UP: TaskStatus.FAILURE,
     },
     TaskStatus.RUNNING: {**_ATTEMPT_ENDS, RunEvent.RECLAIM: TaskStatus.PENDING},
-    TaskStatus.WAITING: {RunEvent.REDISPATCH: TaskStatus.PENDING, RunEvent.CANCEL: TaskStatus.SKIPPED},
+    TaskStatus.WAITING: {
+        RunEvent.REDISPATCH: TaskStatus.PENDING,
+        RunEvent.COMPLETE: TaskStatus.PENDING,
+        RunEvent.HEARTBEAT: TaskStatus.WAITING,
+        RunEvent.CANCEL: TaskStatus.SKIPPED,
+    },
     TaskStatus.SUCCESS: {},
     TaskStatus.FAILURE: {},
     TaskStatus.SKIPPED: {},

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowcore.domain.clock import iso, utc_now
 from flowcore.domain.compiled import CompiledFlow
+from flowcore.domain.errors import CallbacksUnavailable
 from flowcore.domain.flow import TaskSpec
 from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import Dispatch, DispatchGuard, EndedAttempt, ExecutionRecord, RunRef, TaskResult
@@ -22,6 +23,7 @@ from flowcore.domain.routing import next_tasks
 from flowcore.domain.statuses import TaskStatus
 from flowcore.observability import logger
 from flowcore.ports import RunRepository
+from flowcore.runner.awaiting import Awaiting, awaits
 from flowcore.runner.data import Contexts, Memory, Offload
 from flowcore.tasks import TaskContext, TaskTypeRegistry
 from flowcore.tasks.base import ParameterError, TaskType
@@ -43,6 +45,7 @@ class Attempts:
         clock: Callable[[], float],
         contexts: Contexts,
         offload: Offload,
+        awaiting: Awaiting,
     ) -> None:
         self._runs = runs
         self._registry = registry
@@ -51,6 +54,7 @@ class Attempts:
         self._clock = clock
         self._contexts = contexts
         self._offload = offload
+        self._awaiting = awaiting
 
     def run(
         self, flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, dispatch: Dispatch, memory: Memory
@@ -73,13 +77,18 @@ class Attempts:
             from flowcore.runner.templating import Templating
 
             templating = Templating(flow, ref, self._contexts.build(flow, execution, ref, dispatch, memory))
-        result, task_input, input_ref = self._attempt(ref, dispatch, execution, task, task_type, templating)
+        if dispatch.awaited is not None and awaits(task, task_type):
+            result, task_input, input_ref = self._resume(ref, dispatch, execution, task, task_type, templating)
+        else:
+            result, task_input, input_ref = self._attempt(ref, dispatch, execution, task, task_type, templating)
         output_ref = None
         if result.output is not None:
             output_ref, problem = self._offload.store(ref.execution_id, result.output, "the task's output")
             result = TaskResult.failure(ref.task_name, problem) if problem else result
         duration_ms = max(1, round((time.perf_counter() - tick) * 1000))
         ended = EndedAttempt(dispatch.attempt, result, iso(started), iso(utc_now()), duration_ms, output_ref=output_ref)
+        if result.status is TaskStatus.WAITING and result.awaited is not None:
+            ended = replace(ended, awaited=result.awaited)
         if templating is not None:
             ended = templating.record(ended, None if input_ref else task_input, input_ref)
         if flow.reads_previous:
@@ -121,6 +130,12 @@ class Attempts:
     ) -> TaskResult:
         if task_type is None:  # validation keeps this out; a type removed since the flow was stored lands here
             return TaskResult.failure(ref.task_name, f"unknown task type '{task.type}'")
+        awaited, ticket = None, None
+        if awaits(task, task_type):
+            try:
+                awaited, ticket = self._awaiting.ticket(task, ref, dispatch.attempt)
+            except CallbacksUnavailable as error:
+                return TaskResult.failure(ref.task_name, error.message)
         context = TaskContext(
             ref.execution_id,
             ref.seq,
@@ -131,8 +146,41 @@ class Attempts:
             self._rand,
             resumed=dispatch.wait_until is not None,
             input=task_input,
+            callback=ticket,
         )
+        if ticket is not None:  # the attempt hands out its ticket and ends; the deadline is the wait's, not its
+            result = _contained(task_type.execute, context)
+            return replace(result, awaited=awaited) if result.status is TaskStatus.WAITING else result
         return _guarded(task_type.execute, context, task.timeout_seconds)
+
+    def _resume(
+        self,
+        ref: RunRef,
+        dispatch: Dispatch,
+        execution: ExecutionRecord,
+        task: TaskSpec,
+        task_type: TaskType | None,
+        templating: Templating | None,
+    ) -> tuple[TaskResult, Any, PayloadRef | None]:
+        """A run that awaited a completion, resumed: the completion is its result (shaped by its output
+        template). Its input was resolved, and recorded, by the attempt that parked it."""
+        assert task_type is not None
+        completion = self._awaiting.completion(dispatch)
+        if completion.output_ref is not None:
+            completion = replace(completion, output=self._contexts.load(ref.execution_id, completion.output_ref))
+        context = TaskContext(
+            ref.execution_id,
+            ref.seq,
+            ref.task_name,
+            dispatch.attempt,
+            task.parameters,
+            execution.input,
+            self._rand,
+            resumed=True,
+            completion=completion,
+        )
+        result = _contained(task_type.resume, context)
+        return (templating.output(result) if templating is not None else result), None, None
 
 
 def _routed_if_kept_aside(flow: CompiledFlow, ref: RunRef, ended: EndedAttempt) -> EndedAttempt:

@@ -18,6 +18,7 @@ from flowcore.domain.records import Dispatch, DispatchGuard, EndedAttempt, Execu
 from flowcore.domain.routing import Decision, branch_change, decide, retry_delay
 from flowcore.domain.statuses import ExecutionEvent, TaskStatus
 from flowcore.ports import ExecutionRepository, ResultRepository, RunRepository, Timers
+from flowcore.runner.awaiting import Awaiting
 from flowcore.runner.data import Seen
 from flowcore.runner.fork import BranchCommits
 from flowcore.runner.outcome import Outcome
@@ -73,8 +74,10 @@ class Committer:
         follow_ups: FollowUps,
         rand: Callable[[], float],
         clock: Callable[[], float],
+        awaiting: Awaiting,
     ) -> None:
         self._runs = runs
+        self._awaiting = awaiting
         self._timers = timers
         self._follow_ups = follow_ups
         self._branches = BranchCommits(runs, executions, timers)
@@ -92,6 +95,9 @@ class Committer:
     ) -> tuple[Outcome, RunRef | None]:
         """Commit the result and what follows it; returns the one next run when the caller may run it ahead."""
         result = ended.result
+        if result.status is TaskStatus.WAITING and ended.awaited is not None:
+            self._awaiting.park(ref, ended, guard)
+            return Outcome.WAITING, None
         if result.status is TaskStatus.WAITING:
             return self._park(ref, ended, guard), None
         task = flow.tasks[ref.task_name]

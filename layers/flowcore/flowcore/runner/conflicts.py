@@ -47,8 +47,11 @@ class Conflicts:
         return self._rearm(flow, stopped.ref, stopped)
 
     def _rearm(self, flow: CompiledFlow, ref: RunRef, current: RunRecord) -> Outcome:
-        """Parked for a wait or a retry: its timer again."""
-        if current.wait_until is not None:
+        """Parked for a wait, a completion or a retry: its timer again."""
+        if current.awaited is not None and current.wait_until is not None:
+            remaining = current.wait_until - self._clock()
+            self._timers.expire(ref, current.attempt, current.wait_until, max(0.0, remaining))
+        elif current.wait_until is not None:
             remaining = current.wait_until - self._clock()
             self._timers.redispatch(ref, current.attempt, max(0.0, remaining), next_attempt=current.attempt)
         else:

@@ -22,8 +22,17 @@ from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionStatus
 from flowcore.observability import logger
-from flowcore.ports import ExecutionRepository, FlowRepository, PayloadStore, ResultRepository, RunRepository, Timers
+from flowcore.ports import (
+    CallbackKeys,
+    ExecutionRepository,
+    FlowRepository,
+    PayloadStore,
+    ResultRepository,
+    RunRepository,
+    Timers,
+)
 from flowcore.runner.attempt import Attempts
+from flowcore.runner.awaiting import Awaiting
 from flowcore.runner.chain import Chain
 from flowcore.runner.commit import Committer, FollowUps
 from flowcore.runner.conflicts import Conflicts
@@ -50,9 +59,11 @@ class TaskRunner:
         max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
         results: ResultRepository | None = None,
         payloads: PayloadStore | None = None,
+        callback_keys: CallbackKeys | None = None,
     ) -> None:
         """`results` and `payloads` serve flows whose tasks pass data (without them, a template that reads
-        `tasks.<name>` finds nothing, and an output over the inline limit fails its task)."""
+        `tasks.<name>` finds nothing, and an output over the inline limit fails its task). Without
+        `callback_keys`, a task that awaits a completion fails: its ticket cannot be signed."""
         self._runs = runs
         self._executions = executions
         self._flows = FlowCache(flows, ceiling=max_transitions_ceiling)
@@ -61,8 +72,9 @@ class TaskRunner:
         self._conflicts = Conflicts(runs, recovery, timers, rand, clock)
         known = Known()
         contexts, offload = Contexts(runs, results, payloads, known), Offload(payloads, known)
-        attempts = Attempts(runs, registry, lease_seconds, rand, clock, contexts, offload)
-        step = Step(attempts, Committer(runs, executions, timers, follow_ups, rand, clock), timers)
+        awaiting = Awaiting(runs, timers, callback_keys, clock)
+        attempts = Attempts(runs, registry, lease_seconds, rand, clock, contexts, offload, awaiting)
+        step = Step(attempts, Committer(runs, executions, timers, follow_ups, rand, clock, awaiting), timers)
         self._step = step
         self._chain = Chain(step, runs, executions, self._conflicts, follow_ups, chain_tasks)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from flowcore.domain.callbacks import Completion
 from flowcore.domain.records import TaskResult
 
 #: The default of a parameter that must be given.
@@ -26,15 +27,6 @@ class CallbackTicket:
 
     token: str
     url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """How an awaited run was completed: a callback's outcome, or the end of a child execution."""
-
-    succeeded: bool
-    output: Any = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +47,7 @@ class TaskContext:
     #: For a type that awaits (`TaskType.awaits`, or a task with `wait_for_callback`): the ticket an outside
     #: party completes the run with.
     callback: CallbackTicket | None = None
-    #: When an awaited run is resumed: how it was completed (None: its deadline passed first).
+    #: When an awaited run is resumed: how it was completed (by the runner, when its deadline passed first).
     completion: Completion | None = None
 
     @property

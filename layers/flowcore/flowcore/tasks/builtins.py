@@ -120,5 +120,15 @@ class WaitTask(TaskType):
 
 
 def builtin_types() -> list[TaskType]:
-    types: list[Any] = [PassTask(), FetchDataTask(), ProcessDataTask(), StoreDataTask(), PrintTask(), WaitTask()]
+    from flowcore.tasks.callback import CallbackTask
+
+    types: list[Any] = [
+        PassTask(),
+        FetchDataTask(),
+        ProcessDataTask(),
+        StoreDataTask(),
+        PrintTask(),
+        WaitTask(),
+        CallbackTask(),
+    ]
     return types

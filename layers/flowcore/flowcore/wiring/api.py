@@ -5,11 +5,12 @@ from __future__ import annotations
 from flowcore.adapters import clients
 from flowcore.adapters.payloads import S3PayloadStore
 from flowcore.adapters.timers import StepFunctionsTimers
+from flowcore.api.callbacks import CallbackService
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
 from flowcore.settings import settings
 from flowcore.tasks import default_registry
-from flowcore.wiring.shared import per_container, repositories
+from flowcore.wiring.shared import callback_keys, per_container, repositories
 
 
 @per_container
@@ -25,4 +26,13 @@ def executions() -> ExecutionService:
     timers = StepFunctionsTimers(clients.stepfunctions, config.timer_state_machine_arn)
     # Builds its client on first use: a large input, a download, or a delete (which lists the execution's prefix).
     payloads = S3PayloadStore(clients.s3, config.payload_bucket)
-    return ExecutionService(stored.executions, stored.runs, stored.flows, timers, payloads)
+    return ExecutionService(stored.executions, stored.runs, stored.flows, timers, payloads, tickets=callbacks().ticket)
+
+
+@per_container
+def callbacks() -> CallbackService:
+    stored = repositories()
+    config = settings()
+    timers = StepFunctionsTimers(clients.stepfunctions, config.timer_state_machine_arn)
+    payloads = S3PayloadStore(clients.s3, config.payload_bucket) if config.payload_bucket else None
+    return CallbackService(stored.runs, timers, callback_keys(config.callback_key_secret), payloads)

@@ -14,7 +14,7 @@ from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.runner.dispatch import TaskRunner
 from flowcore.settings import settings
 from flowcore.tasks import default_registry
-from flowcore.wiring.shared import Repositories, per_container, repositories
+from flowcore.wiring.shared import Repositories, callback_keys, per_container, repositories
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -28,6 +28,7 @@ def new_task_runner(
     chain_tasks: int = 100,
     max_transitions_ceiling: int = MAX_TRANSITIONS_LIMIT,
     payload_bucket: str | None = None,
+    callback_key_secret: str | None = None,
 ) -> TaskRunner:
     """A runner as a new container builds it (the fault suite and the bench build more than one). Without a
     payload bucket, a value over the inline limit fails its task."""
@@ -45,6 +46,7 @@ def new_task_runner(
         max_transitions_ceiling=max_transitions_ceiling,
         results=stored.results,
         payloads=payloads,
+        callback_keys=callback_keys(callback_key_secret),
     )
 
 
@@ -59,6 +61,7 @@ def task_runner() -> TaskRunner:
         config.chain_tasks,
         config.max_transitions_ceiling,
         config.payload_bucket,
+        config.callback_key_secret,
     )
 
 

@@ -7,6 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from flowcore.adapters import clients
+from flowcore.adapters.callback_keys import SecretsManagerKeys
 from flowcore.adapters.dynamodb.executions import DynamoExecutionRepository
 from flowcore.adapters.dynamodb.flows import DynamoFlowRepository
 from flowcore.adapters.dynamodb.results import DynamoResultRepository
@@ -57,3 +58,8 @@ class Repositories:
 def repositories() -> Repositories:
     config = settings()
     return Repositories(clients.dynamodb(), config.table_name, config.retention_days)
+
+
+def callback_keys(secret_id: str | None) -> SecretsManagerKeys | None:
+    """The callback signing key of the deployment (None when it keeps none: tasks that await then fail)."""
+    return SecretsManagerKeys(clients.secretsmanager, secret_id) if secret_id else None

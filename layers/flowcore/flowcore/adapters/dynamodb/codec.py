@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from flowcore.adapters.dynamodb import keys
+from flowcore.domain.callbacks import Awaited, Completion
 from flowcore.domain.flow import FlowSpec
 from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import (
@@ -180,6 +181,51 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         input_ref=ref_from(item.get("input_ref")),
         predecessor=item.get("from"),
         routed=tuple(item["routed"]) if "routed" in item else None,
+        awaited=awaited_from(item.get("callback")),
+        child=item.get("child"),
+    )
+
+
+def awaited_item(awaited: Awaited) -> Item:
+    """A parked run's `callback` map: its nonce and deadlines (a completion is added by `completion_item`)."""
+    entry: Item = {"nonce": s(awaited.nonce)}
+    if awaited.timeout_at is not None:
+        entry["timeout_at"] = n(awaited.timeout_at)
+    if awaited.heartbeat_seconds is not None:
+        entry["heartbeat_seconds"] = n(awaited.heartbeat_seconds)
+    return {"M": entry}
+
+
+def completion_item(completion: Completion) -> Item:
+    entry: Item = {"succeeded": {"BOOL": completion.succeeded}, "at": s(completion.at or "")}
+    if completion.output is not None:
+        entry["output"] = s(output_json(completion.output))
+    if completion.output_ref is not None:
+        entry["output_ref"] = ref_item(completion.output_ref)
+    if completion.error is not None:
+        entry["error"] = s(completion.error)
+    return {"M": entry}
+
+
+def awaited_from(entry: dict[str, Any] | None) -> Awaited | None:
+    """A run's `callback` map as plain values (an item's, or a stream image's)."""
+    if entry is None:
+        return None
+    done = entry.get("completion")
+    completion = None
+    if done is not None:
+        completion = Completion(
+            succeeded=bool(done["succeeded"]),
+            output=json.loads(done["output"]) if "output" in done else None,
+            error=done.get("error"),
+            at=done.get("at") or None,
+            output_ref=ref_from(done.get("output_ref")),
+        )
+    return Awaited(
+        nonce=str(entry["nonce"]),
+        timeout_at=_int_or_none(entry, "timeout_at"),
+        heartbeat_seconds=_int_or_none(entry, "heartbeat_seconds"),
+        completion=completion,
     )
 
 

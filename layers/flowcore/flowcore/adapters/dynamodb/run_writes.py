@@ -7,10 +7,21 @@ The statuses a condition accepts, and the one a write sets, come from the domain
 from __future__ import annotations
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import Item, attempt_item, compact, n, output_json, ref_item, s
+from flowcore.adapters.dynamodb.codec import (
+    Item,
+    attempt_item,
+    awaited_item,
+    compact,
+    completion_item,
+    n,
+    output_json,
+    ref_item,
+    s,
+)
 from flowcore.adapters.dynamodb.expressions import ABSENT_ITEM, run_key, status_in
 from flowcore.adapters.dynamodb.table import Update
 from flowcore.domain.branches import NewRun
+from flowcore.domain.callbacks import Completion
 from flowcore.domain.records import DispatchGuard, EndedAttempt, RunRef
 from flowcore.domain.statuses import ABSENT, RunEvent, TaskStatus, run_after, run_sources
 
@@ -120,18 +131,20 @@ def attempt_end(
         values[":park"] = n(wait_until)
         sets += ", wait_until = :park"
     sets += _data(ended, values)
+    removes = ["claim", "lease_until"] + ([] if wait_until is not None else ["wait_until"])
+    if ended.awaited is not None:
+        values[":callback"] = awaited_item(ended.awaited)
+        sets += ", callback = :callback"
     if event in _RETRIED and ended.result.status is TaskStatus.FAILURE:
-        # The attempt is tried again: the history keeps it.
+        # The attempt is tried again: the history keeps it, and the token it may have awaited with is spent.
         values.update({":tried": {"L": [attempt_item(ended)]}, ":none": {"L": []}})
         sets += ", attempts = list_append(if_not_exists(attempts, :none), :tried)"
+        removes.append("callback")
     return Update(
         key=run_key(ref),
         expression="SET #status = :status, attempt = :set_attempt, started_at = :started, ended_at = :ended, "
         "duration_ms = :duration, message = :message, #output = :output, #error = :error, #atomic = :atomic, "
-        "expires_at = if_not_exists(expires_at, :expires)"
-        + sets
-        + " REMOVE claim, lease_until"
-        + ("" if wait_until is not None else ", wait_until"),
+        "expires_at = if_not_exists(expires_at, :expires)" + sets + " REMOVE " + ", ".join(removes),
         names={"#status": "status", "#output": "output", "#error": "error", "#atomic": "atomic"}
         | ({"#input": "input"} if ended.input is not None else {})
         | ({"#from": "from"} if ended.predecessor is not None else {}),
@@ -238,4 +251,41 @@ def cancel(ref: RunRef, attempt: int, now: str) -> Update:
             ":attempt": n(attempt),
         },
         condition=f"{condition} AND attempt = :attempt",
+    )
+
+
+def _awaiting(attempt: int, nonce: str) -> tuple[str, Item]:
+    """The run still waits, at `attempt`, for the completion of the token with `nonce`, and has none yet."""
+    (waiting,) = run_sources(RunEvent.COMPLETE)
+    condition = "#status = :waiting AND attempt = :attempt AND callback.nonce = :nonce"
+    values: Item = {":waiting": s(waiting), ":attempt": n(attempt), ":nonce": s(nonce)}
+    return condition + " AND attribute_not_exists(callback.completion)", values
+
+
+def complete(ref: RunRef, attempt: int, nonce: str, completion: Completion) -> Update:
+    """WAITING -> PENDING with its completion, which the stream hands the runner: the first completion wins, a
+    deadline that passed first (the timer's redispatch) leaves none to win."""
+    condition, values = _awaiting(attempt, nonce)
+    return Update(
+        key=run_key(ref),
+        expression="SET #status = :pending, callback.completion = :completion",
+        names={"#status": "status"},
+        values={
+            **values,
+            ":pending": s(run_after(TaskStatus.WAITING, RunEvent.COMPLETE)),
+            ":completion": completion_item(completion),
+        },
+        condition=condition,
+    )
+
+
+def heartbeat(ref: RunRef, attempt: int, nonce: str, wait_until: int) -> Update:
+    """Move an awaited run's deadline to `wait_until`: the timer set for the old one finds it changed."""
+    condition, values = _awaiting(attempt, nonce)
+    return Update(
+        key=run_key(ref),
+        expression="SET wait_until = :wait_until",
+        names={"#status": "status"},
+        values={**values, ":wait_until": n(wait_until)},
+        condition=condition,
     )

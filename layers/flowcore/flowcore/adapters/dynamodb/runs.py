@@ -16,6 +16,7 @@ from flowcore.adapters.dynamodb.results import result_item
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update
 from flowcore.domain.branches import NewRun
+from flowcore.domain.callbacks import Completion
 from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist
 from flowcore.domain.errors import StoreUnavailable
 from flowcore.domain.records import BranchChange, DispatchGuard, EndedAttempt, LatestResult, RunRecord, RunRef
@@ -150,6 +151,19 @@ class DynamoRunRepository:
                 continue
             skipped += 1
         return skipped
+
+    def complete(self, ref: RunRef, attempt: int, nonce: str, completion: Completion) -> bool:
+        return self._applied(run_writes.complete(ref, attempt, nonce, completion))
+
+    def heartbeat(self, ref: RunRef, attempt: int, nonce: str, wait_until: int) -> bool:
+        return self._applied(run_writes.heartbeat(ref, attempt, nonce, wait_until))
+
+    def _applied(self, update: Update) -> bool:
+        try:
+            self._table.update(update)
+        except Refused:
+            return False
+        return True
 
     def delete(self, ref: RunRef) -> None:
         self._table.delete(keys.execution_pk(ref.execution_id), keys.run_sk_of(ref))
