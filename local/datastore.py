@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -75,12 +76,27 @@ class Loaded:
     timers: list[Timer]
 
 
+#: The callback signing key's file in the data folder.
+CALLBACK_KEY_FILE = "callback.key"
+
+
 class DataFolder:
     """Where the data lives; `save` and `load` read and write its one file."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder.resolve()
         self.path = self.folder / FILE_NAME
+
+    def callback_key(self) -> str:
+        """The string this stack signs callback tokens with, made once and kept beside the data (owner-only), so
+        that a token handed out before a restart still completes its run after it."""
+        path = self.folder / CALLBACK_KEY_FILE
+        if not path.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                out.write(secrets.token_urlsafe(48))
+        return path.read_text(encoding="utf-8").strip()
 
     def load(self) -> Loaded:
         """What the last save wrote; nothing when there is no save yet."""

@@ -286,7 +286,8 @@ class LocalRuntime:
             aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=REGION,
         )
-        self.stack = create_stack(session, self._stack_name, endpoint_url=self.moto_url)
+        key = self._data.callback_key() if self._data is not None else None
+        self.stack = create_stack(session, self._stack_name, callback_key=key, endpoint_url=self.moto_url)
         self._set_environment(self.stack.environment())
         reset_containers()
         if self._log_level:

@@ -1,7 +1,9 @@
-"""Creates the template's stateful resources (table, payload bucket, queue, timer state machine) in moto."""
+"""Creates the template's stateful resources (table, payload bucket, queue, timer state machine, callback signing
+key) in moto."""
 
 from __future__ import annotations
 
+import secrets as secrets_module
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,7 @@ class LocalStack:
     queue_arn: str
     state_machine_arn: str
     payload_bucket: str
+    callback_key_secret: str
 
     def environment(self) -> dict[str, str]:
         """What the functions' environment holds in the cloud, pointed at these resources."""
@@ -39,14 +42,21 @@ class LocalStack:
             "TABLE_NAME": self.table_name,
             "TIMER_STATE_MACHINE_ARN": self.state_machine_arn,
             "PAYLOAD_BUCKET": self.payload_bucket,
+            "CALLBACK_KEY_SECRET_ARN": self.callback_key_secret,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
 
 
 def create_stack(
-    session: boto3.session.Session | None = None, name: str = "flow-manager-local", **client_args: Any
+    session: boto3.session.Session | None = None,
+    name: str = "flow-manager-local",
+    callback_key: str | None = None,
+    **client_args: Any,
 ) -> LocalStack:
+    """The resources, in the account `session` reaches. `callback_key` is the string callback tokens are signed
+    with (the local stack keeps one in its data folder, so that tokens it handed out outlive a restart); a
+    random one when not given."""
     session = session or boto3.session.Session()
     spec = stack_spec()
     dynamodb = session.client("dynamodb", **client_args)
@@ -70,7 +80,10 @@ def create_stack(
     machine_arn = sfn.create_state_machine(name=f"{name}-timer", definition=definition, roleArn=ACCOUNT_ROLE)[
         "stateMachineArn"
     ]
-    return LocalStack(spec, name, table["LatestStreamArn"], queue_url, queue_arn, machine_arn, bucket)
+    secrets = session.client("secretsmanager", **client_args)
+    key = callback_key or secrets_module.token_urlsafe(48)
+    secret_arn = secrets.create_secret(Name=f"{name}-callback-key", SecretString=key)["ARN"]
+    return LocalStack(spec, name, table["LatestStreamArn"], queue_url, queue_arn, machine_arn, bucket, secret_arn)
 
 
 def _create_bucket(s3: Any, name: str, properties: dict[str, Any]) -> None:

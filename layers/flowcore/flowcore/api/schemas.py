@@ -268,4 +268,6 @@ DOCUMENTS: tuple[type[BaseModel], ...] = (
     FlowVersion,
     FlowPage,
     FlowDeleted,
+    CallbackAnswer,
+    HeartbeatAnswer,
 )
