@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -301,3 +302,23 @@ def test_function_refs_parse_as_lambda_reads_them() -> None:
         "arn:aws:lambda:eu-west-1:111122223333:function:score:live",
     )
     assert parse_function_ref("score", "$LATEST", "us-east-1").arn.endswith(":function:score:$LATEST")
+
+
+def test_the_local_stack_serves_its_functions_folder_through_aws_endpoint_url_lambda() -> None:
+    """The stack's handlers build their clients from the environment: Lambda reaches the endpoint, the rest moto."""
+    from local.runtime import LocalRuntime
+
+    with LocalRuntime(port=0, moto_port=0, functions_dir=FUNCTIONS) as runtime:
+        assert os.environ["AWS_ENDPOINT_URL_LAMBDA"] == runtime.lambda_url
+        session = botocore.session.get_session()
+        lambdas = session.create_client("lambda")
+        assert lambdas.meta.endpoint_url == runtime.lambda_url
+        moto_url = runtime.moto_url
+        assert session.create_client("dynamodb").meta.endpoint_url == moto_url
+
+        response, payload = invoke(lambdas, "echo", {"from": "the stack"})
+
+    assert "FunctionError" not in response
+    assert payload["event"] == {"from": "the stack"}
+    assert payload["endpoint"] == moto_url  # the handler's own AWS calls go to moto
+    assert "AWS_ENDPOINT_URL_LAMBDA" not in os.environ
