@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from local.lambdas import DEFAULT_FUNCTIONS_DIR  # standard library only: cheap before the signal handlers
+
 log = logging.getLogger("local")
 
 EXIT_PORT_UNAVAILABLE = 2
@@ -49,7 +51,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("MOTO_PORT", "5000"),
         help="moto server port (env MOTO_PORT; 5000)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address both servers listen on (127.0.0.1)")
+    parser.add_argument(
+        "--lambda-port",
+        type=_port,
+        default=os.environ.get("LAMBDA_PORT", "3001"),
+        help="local Lambda endpoint's port (env LAMBDA_PORT; 3001)",
+    )
+    parser.add_argument(
+        "--functions",
+        type=Path,
+        default=Path(os.environ.get("FUNCTIONS_DIR") or DEFAULT_FUNCTIONS_DIR),
+        metavar="DIR",
+        help="folder of the Python handlers the Lambda endpoint runs, <name>.py each (env FUNCTIONS_DIR; "
+        "examples/functions/)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address the servers listen on (127.0.0.1)")
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -119,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         fresh=args.fresh,
         save_interval=args.save_every,
+        functions_dir=args.functions,
+        lambda_port=args.lambda_port,
     )
     try:
         runtime.start()

@@ -1,8 +1,9 @@
-"""The whole local stack in one process: moto's server, the API over HTTP, and the pollers.
+"""The whole local stack in one process: moto's server, the API over HTTP, the pollers and a Lambda endpoint.
 
 `python -m local` runs it until Ctrl-C; the end-to-end tests start it on free ports. The handlers are the
-deployed code, unchanged: they find moto through `AWS_ENDPOINT_URL` and the resources through the same
-environment variables the template gives them.
+deployed code, unchanged: they find moto through `AWS_ENDPOINT_URL`, the local Lambda endpoint (local/lambdas.py)
+through `AWS_ENDPOINT_URL_LAMBDA`, and the resources through the same environment variables the template gives
+them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from local import moto_patches
 from local.containers import reset_containers
 from local.datastore import DataFolder, Keeper, LoadReport, PayloadBucket
 from local.esm import Handler, QueuePump, StreamPump, passes, sqs_failure_sink
+from local.lambdas import DEFAULT_FUNCTIONS_DIR, FunctionFolder, LambdaServer
 from local.poller import Poller
 from local.retention import StreamRetention, TrimmingPump
 from local.server import ApiServer
@@ -204,9 +206,12 @@ class LocalRuntime:
         data_dir: Path | None = None,
         fresh: bool = False,
         save_interval: float = 60.0,
+        functions_dir: Path = DEFAULT_FUNCTIONS_DIR,
+        lambda_port: int = 0,
     ) -> None:
         """`data_dir`: load the data saved there on start and save into it periodically and on stop (None: keep
-        nothing, as the tests do); `fresh`: start empty, setting the last save aside."""
+        nothing, as the tests do); `fresh`: start empty, setting the last save aside; `functions_dir`: the Python
+        handlers the Lambda endpoint runs, on `lambda_port` (0: a free port)."""
         self.host = host
         self._port = port
         self._moto_port = moto_port
@@ -218,6 +223,10 @@ class LocalRuntime:
         self._moto: _MotoServer | None = None
         self._api: ApiServer | None = None
         self._api_thread: threading.Thread | None = None
+        self._functions = FunctionFolder(functions_dir)
+        self._lambda_port = lambda_port
+        self._lambda: LambdaServer | None = None
+        self._lambda_thread: threading.Thread | None = None
         self._pollers: list[Poller] = []
         self.stack: LocalStack | None = None
         self.pump: StreamPump | None = None
@@ -244,6 +253,11 @@ class LocalRuntime:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def lambda_url(self) -> str:
+        port = self._lambda.server_address[1] if self._lambda else self._lambda_port
+        return f"http://{self.host}:{port}"
+
+    @property
     def moto_url(self) -> str:
         return f"http://{self.host}:{self.moto_port}"
 
@@ -261,7 +275,13 @@ class LocalRuntime:
         except BaseException:
             self.stop()
             raise
-        log.info("Flow Manager is running: API %s (Swagger UI %s/docs), moto %s", self.url, self.url, self.moto_url)
+        log.info(
+            "Flow Manager is running: API %s (Swagger UI %s/docs), moto %s, Lambda %s",
+            self.url,
+            self.url,
+            self.moto_url,
+            self.lambda_url,
+        )
         return self
 
     def _start(self) -> None:
@@ -269,6 +289,10 @@ class LocalRuntime:
             self._api = ApiServer((self.host, self._port), _api_handler)
         except OSError as error:
             raise _unavailable(error, "the API", self.host, self._port, "--port or PORT") from None
+        try:
+            self._lambda = LambdaServer((self.host, self._lambda_port), self._functions, region=REGION)
+        except OSError as error:
+            raise _unavailable(error, "Lambda", self.host, self._lambda_port, "--lambda-port or LAMBDA_PORT") from None
         try:
             _probe(self.host, self._moto_port)
         except OSError as error:
@@ -298,6 +322,7 @@ class LocalRuntime:
 
         if self._data is not None:
             self.keeper = self._open_data(self._data, session, moto)
+        self._start_lambda(self._lambda)  # before the pollers: a run they re-dispatch may invoke a function
         self._start_pollers(session, moto)
         self._api_thread = threading.Thread(target=self._api.serve_forever, name="api-server", daemon=True)
         self._api_thread.start()
@@ -371,6 +396,13 @@ class LocalRuntime:
         for poller in self._pollers:
             poller.start()
 
+    def _start_lambda(self, server: LambdaServer) -> None:
+        names = self._functions.names()
+        log.info("lambda: %d function(s) in %s: %s", len(names), self._functions.folder, ", ".join(names) or "(none)")
+        self._lambda_thread = threading.Thread(target=server.serve_forever, name="lambda-server", daemon=True)
+        self._lambda_thread.start()
+        server.start_workers()
+
     def _spool_payloads(self) -> None:
         """S3 objects' bytes go to files (moto_patches 7.), not memory: in the data folder's `spool/` when there is
         one (the disk the user chose for the stack's data), else in a temporary folder; emptied on stop."""
@@ -415,6 +447,8 @@ class LocalRuntime:
             "NO_PROXY": no_proxy,
             "no_proxy": no_proxy,
             **dict.fromkeys([*_UNSET, *overrides]),
+            # botocore's service-specific endpoint wins over AWS_ENDPOINT_URL: Lambda here, the rest in moto.
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url,
         }
 
     def _set_environment(self, values: dict[str, str] | dict[str, str | None]) -> None:
@@ -438,6 +472,14 @@ class LocalRuntime:
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
+        if self._lambda is not None:
+            if self._lambda_thread is not None:
+                self._lambda.stop()
+                self._lambda_thread.join()
+            else:
+                self._lambda.server_close()
+            self._lambda = None
+            self._lambda_thread = None
         if self.keeper is not None:
             self._save_on_stop(self.keeper)
             self.keeper = None
