@@ -33,6 +33,7 @@ def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
                 ge=param.ge,
                 le=param.le,
                 max_length=param.max_length,
+                pattern=param.pattern,
                 description=param.description,
                 strict=True,
             ),
