@@ -35,7 +35,7 @@ def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
                 max_length=param.max_length,
                 pattern=param.pattern,
                 description=param.description,
-                strict=True,
+                strict=None if param.kind is object else True,  # pydantic refuses `strict` on Any
             ),
         )
         for param in declared
