@@ -11,7 +11,7 @@ import pytest
 from flowcore.api.parameters import parameter_problems
 from flowcore.domain.records import TaskResult
 from flowcore.domain.statuses import TaskStatus
-from flowcore.tasks import TaskTypeRegistry
+from flowcore.tasks import TaskTypeRegistry, default_registry
 from flowcore.tasks.base import CallbackTicket, ParameterError, TaskContext
 from flowcore.tasks.integrations import IntegrationError, Invocation, LambdaTask
 from flowcore.tasks.messaging import MAX_MESSAGE_BYTES, Outgoing, Sent, messaging_types
@@ -394,3 +394,16 @@ def test_save_time_checks_take_valid_parameters(
     registry: TaskTypeRegistry, type_name: str, parameters: dict[str, Any]
 ) -> None:
     assert parameter_problems(registry, type_name, parameters, "tasks[0]") == []
+
+
+def test_the_default_registry_has_the_integrations_without_ports() -> None:
+    # Given the registry as the API builds it / Then the four types are there, and fail clearly if run
+    bare = default_registry()
+    assert {"lambda", "sqs", "sns", "eventbridge"} <= set(bare.names())
+    result = run(bare, "eventbridge", context({"source": "s", "detail_type": "t", "detail": {}}))
+    assert result.error == "task type 'eventbridge' cannot run here: no EventBridge client is configured"
+
+
+def test_the_runners_registry_gives_the_integrations_their_ports(messaging: FakeMessaging) -> None:
+    wired = default_registry(functions=FakeFunctions(), messaging=messaging)
+    assert run(wired, "sns", context({"topic_arn": TOPIC, "message": "m"})).succeeded
