@@ -16,13 +16,21 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard retry mode backs off on throttling; the runner's own recovery covers what is left.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
 # Presigned download links are SigV4 in every region (SigV2 links are refused for new buckets).
 _S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
+# Integration tasks (adapters/integrations.py) retry once at most (two calls): a failed call fails the attempt, and the
+# task's own retry policy decides. A synchronous invoke may run 15 minutes; the task's timeout bounds the wait.
+_INTEGRATION_CONFIG = _CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 2}))
+_LAMBDA_CONFIG = _INTEGRATION_CONFIG.merge(Config(read_timeout=905, tcp_keepalive=True))
 
 
 @cache
@@ -63,6 +71,31 @@ def secretsmanager() -> SecretsManagerClient:
     return client  # type: ignore[no-any-return]
 
 
+# Integration clients are built on an integration task's first call.
+@cache
+def lambda_() -> LambdaClient:
+    client: Any = session().create_client("lambda", config=_LAMBDA_CONFIG)
+    return client  # type: ignore[no-any-return]
+
+
+@cache
+def sqs() -> SQSClient:
+    client: Any = session().create_client("sqs", config=_INTEGRATION_CONFIG)
+    return client  # type: ignore[no-any-return]
+
+
+@cache
+def sns() -> SNSClient:
+    client: Any = session().create_client("sns", config=_INTEGRATION_CONFIG)
+    return client  # type: ignore[no-any-return]
+
+
+@cache
+def events() -> EventBridgeClient:
+    client: Any = session().create_client("events", config=_INTEGRATION_CONFIG)
+    return client  # type: ignore[no-any-return]
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
@@ -70,3 +103,7 @@ def reset() -> None:
     streams.cache_clear()
     s3.cache_clear()
     secretsmanager.cache_clear()
+    lambda_.cache_clear()
+    sqs.cache_clear()
+    sns.cache_clear()
+    events.cache_clear()

@@ -33,8 +33,9 @@ def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
                 ge=param.ge,
                 le=param.le,
                 max_length=param.max_length,
+                pattern=param.pattern,
                 description=param.description,
-                strict=True,
+                strict=None if param.kind is object else True,  # pydantic refuses `strict` on Any
             ),
         )
         for param in declared

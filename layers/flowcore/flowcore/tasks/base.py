@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class Param:
     ge: float | None = None
     le: float | None = None
     max_length: int | None = None
+    #: For a string: a regular expression it must match (searched, as pydantic does: anchor it with ^...$).
+    pattern: str | None = None
     description: str | None = None
 
     def read(self, value: Any) -> Any:
@@ -86,6 +89,8 @@ class Param:
             raise ParameterError(f"parameter '{self.name}' is {shown}, out of its range ({bounds})")
         if self.max_length is not None and len(converted) > self.max_length:
             raise ParameterError(f"parameter '{self.name}' is longer than {self.max_length} characters")
+        if self.pattern is not None and re.search(self.pattern, converted) is None:
+            raise ParameterError(f"parameter '{self.name}' is {shown}, which does not match {self.pattern}")
         return converted
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flowcore.adapters import clients
+from flowcore.adapters.integrations import AwsMessaging, LambdaFunctions
 from flowcore.adapters.payloads import S3PayloadStore
 from flowcore.adapters.stream import StreamConsumer
 from flowcore.adapters.timers import StepFunctionsTimers
@@ -39,7 +40,10 @@ def new_task_runner(
         stored.runs,
         stored.executions,
         stored.flows,
-        default_registry(),
+        default_registry(
+            functions=LambdaFunctions(clients.lambda_),
+            messaging=AwsMessaging(clients.sqs, clients.sns, clients.events),
+        ),
         timers,
         lease_seconds,
         chain_tasks,
