@@ -13,6 +13,7 @@ from flowcore.tasks import TaskContext, TaskType, TaskTypeRegistry, default_regi
 from flowcore.tasks.builtins import PassTask
 
 BUILTINS = ("pass", "fetch_data", "process_data", "store_data", "print", "wait")
+INTEGRATIONS = ("http",)
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_default_registry_knows_every_builtin(registry: TaskTypeRegistry) -> Non
     # When listing its types
     names = registry.names()
     # Then every built-in is there, sorted
-    assert names == sorted(BUILTINS)
+    assert names == sorted(BUILTINS + INTEGRATIONS)
     for name in BUILTINS:
         task_type = registry.get(name)
         assert isinstance(task_type, TaskType)
@@ -71,7 +72,7 @@ def test_registry_rejects_a_duplicate_registration(registry: TaskTypeRegistry) -
         registry.register(PassTask())
     # Then it is refused and the original stays
     assert "twice" in str(caught.value)
-    assert registry.names() == sorted(BUILTINS)
+    assert registry.names() == sorted(BUILTINS + INTEGRATIONS)
 
 
 def test_registry_rejects_duplicates_at_construction() -> None:
