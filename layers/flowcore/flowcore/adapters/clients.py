@@ -56,9 +56,17 @@ def s3() -> S3Client:
     return client  # type: ignore[no-any-return]
 
 
+@cache
+def secretsmanager() -> Any:
+    """Built on the first secret an http task's header reads. Typed Any: the dev dependencies have no
+    mypy-boto3-secretsmanager stubs."""
+    return session().create_client("secretsmanager", config=_CONFIG)
+
+
 def reset() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     streams.cache_clear()
     s3.cache_clear()
+    secretsmanager.cache_clear()

@@ -34,7 +34,7 @@ def parameters_model(declared: tuple[Param, ...]) -> type[BaseModel]:
                 le=param.le,
                 max_length=param.max_length,
                 description=param.description,
-                strict=True,
+                strict=True if param.kind is not object else None,  # pydantic refuses `strict` on Any
             ),
         )
         for param in declared

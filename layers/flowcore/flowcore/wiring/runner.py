@@ -7,12 +7,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flowcore.adapters import clients
+from flowcore.adapters.http import Urllib3Transport
 from flowcore.adapters.payloads import S3PayloadStore
+from flowcore.adapters.secrets import SecretsManagerSecrets
 from flowcore.adapters.stream import StreamConsumer
 from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.runner.dispatch import TaskRunner
-from flowcore.settings import settings
+from flowcore.settings import http_task_policy, settings
 from flowcore.tasks import default_registry
 from flowcore.wiring.shared import Repositories, per_container, repositories
 
@@ -38,7 +40,7 @@ def new_task_runner(
         stored.runs,
         stored.executions,
         stored.flows,
-        default_registry(),
+        default_registry(Urllib3Transport(), SecretsManagerSecrets(clients.secretsmanager), http_task_policy()),
         timers,
         lease_seconds,
         chain_tasks,
