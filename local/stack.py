@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,9 @@ class LocalStack:
             "PAYLOAD_BUCKET": self.payload_bucket,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
+            # http tasks reach what the developer allows; its localhost entries may be loopback (only here).
+            "HTTP_TASK_ALLOW": os.environ.get("HTTP_TASK_ALLOW", self.spec.environment.get("HTTP_TASK_ALLOW", "")),
+            "HTTP_TASK_LOCAL_LOOPBACK": "true",
         }
 
 

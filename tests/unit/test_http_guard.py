@@ -222,3 +222,22 @@ def test_loopback_is_allowed_only_when_asked_and_never_through_a_mapped_address(
     assert refusal("127.0.0.1", loopback_ok=True) is None
     assert refusal("::1", loopback_ok=True) is None
     assert refusal("::ffff:127.0.0.1", loopback_ok=True) == "an IPv4-mapped IPv6 address"
+
+
+def test_the_policy_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowcore.settings import SettingsError, http_task_policy
+
+    monkeypatch.setenv("HTTP_TASK_ALLOW", "api.example.com:443, localhost:8080,")
+    monkeypatch.setenv("HTTP_TASK_ALLOW_HTTP", "true")
+    monkeypatch.delenv("HTTP_TASK_LOCAL_LOOPBACK", raising=False)
+    policy = http_task_policy()
+    assert policy == EgressPolicy(frozenset({"api.example.com:443", "localhost:8080"}), allow_http=True)
+    monkeypatch.setenv("HTTP_TASK_LOCAL_LOOPBACK", "yes")
+    with pytest.raises(SettingsError, match="HTTP_TASK_LOCAL_LOOPBACK must be true or false"):
+        http_task_policy()
+    monkeypatch.setenv("HTTP_TASK_LOCAL_LOOPBACK", "false")
+    monkeypatch.setenv("HTTP_TASK_ALLOW", "user@host:443")
+    with pytest.raises(SettingsError, match="HTTP_TASK_ALLOW has an entry that is not host:port"):
+        http_task_policy()
+    monkeypatch.delenv("HTTP_TASK_ALLOW")
+    assert http_task_policy().off
