@@ -3,6 +3,7 @@ key) in moto."""
 
 from __future__ import annotations
 
+import os
 import secrets as secrets_module
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,9 @@ class LocalStack:
             "CALLBACK_KEY_SECRET_ARN": self.callback_key_secret,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
+            # http tasks reach what the developer allows; its localhost entries may be loopback (only here).
+            "HTTP_TASK_ALLOW": os.environ.get("HTTP_TASK_ALLOW", self.spec.environment.get("HTTP_TASK_ALLOW", "")),
+            "HTTP_TASK_LOCAL_LOOPBACK": "true",
         }
 
 

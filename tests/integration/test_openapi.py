@@ -88,7 +88,7 @@ def test_operations_declare_what_they_answer(document: dict[str, Any]) -> None:
 def test_the_task_type_is_one_of_the_registered_ones_and_task_type_is_its_alias(document: dict[str, Any]) -> None:
     task = document["components"]["schemas"]["TaskDefinition"]["properties"]
     assert task["type"]["enum"] == [
-        *("callback", "eventbridge", "fetch_data", "lambda", "pass", "print", "process_data"),
+        *("callback", "eventbridge", "fetch_data", "http", "lambda", "pass", "print", "process_data"),
         *("sns", "sqs", "store_data", "wait"),
     ]
     assert task["task_type"]["enum"] == task["type"]["enum"]

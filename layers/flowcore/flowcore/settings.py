@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+from flowcore.domain.egress import EgressPolicy
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 
 
@@ -39,6 +40,26 @@ class Settings:
             payload_bucket=os.environ.get("PAYLOAD_BUCKET", "").strip() or None,
             callback_key_secret=os.environ.get("CALLBACK_KEY_SECRET_ARN", "").strip() or None,
         )
+
+
+def http_task_policy() -> EgressPolicy:
+    """Where http tasks may connect: `HTTP_TASK_ALLOW` (comma-separated `host:port`; empty: http tasks are off),
+    `HTTP_TASK_ALLOW_HTTP` (plain http to those hosts), `HTTP_TASK_LOCAL_LOOPBACK` (set by the local stack only:
+    its `localhost`, `127.0.0.1` and `[::1]` entries may reach loopback, over plain http too)."""
+    entries = [entry for entry in os.environ.get("HTTP_TASK_ALLOW", "").split(",") if entry.strip()]
+    try:
+        return EgressPolicy.of(
+            entries, allow_http=_flag("HTTP_TASK_ALLOW_HTTP"), local_loopback=_flag("HTTP_TASK_LOCAL_LOOPBACK")
+        )
+    except ValueError as error:
+        raise SettingsError(f"HTTP_TASK_ALLOW has an entry that is not host:port: {error}") from error
+
+
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def _positive_int(name: str, default: int) -> int:

@@ -71,6 +71,10 @@ def parameter_problems(
             for issue in error.errors(include_url=False)
             if not issue["loc"] or issue["loc"][0] not in templated | in_text
         ]
+    given = {name: value for name, value in parameters.items() if name not in templated | in_text}
+    problems += [
+        Problem(f"{where}.parameters.{name}", message) for name, message in task_type.parameter_problems(given)
+    ]
     return problems
 
 

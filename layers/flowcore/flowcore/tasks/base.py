@@ -186,6 +186,11 @@ class TaskType(ABC):
             return _forced_failure(ctx, f"random failure (failure_rate {params.failure_rate})")
         return self.run(ctx, params)
 
+    def parameter_problems(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+        """(parameter, message) for given values that their declared kinds cannot check (a format, a size); the
+        API asks when a flow is stored, with the values that are not templates. None by default."""
+        return []
+
     @abstractmethod
     def run(self, ctx: TaskContext, params: Parameters) -> TaskResult:
         """One attempt. A type that awaits gets `ctx.callback` and returns `TaskResult.awaiting(...)`, whose

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flowcore.adapters import clients
+from flowcore.adapters.http import Urllib3Transport
 from flowcore.adapters.integrations import AwsMessaging, LambdaFunctions
 from flowcore.adapters.payloads import S3PayloadStore
+from flowcore.adapters.secrets import SecretsManagerSecrets
 from flowcore.adapters.stream import StreamConsumer
 from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.runner.dispatch import TaskRunner
-from flowcore.settings import settings
+from flowcore.settings import http_task_policy, settings
 from flowcore.tasks import default_registry
 from flowcore.wiring.shared import Repositories, callback_keys, per_container, repositories
 
@@ -43,6 +45,9 @@ def new_task_runner(
         default_registry(
             functions=LambdaFunctions(clients.lambda_),
             messaging=AwsMessaging(clients.sqs, clients.sns, clients.events),
+            http_transport=Urllib3Transport(),
+            secrets=SecretsManagerSecrets(clients.secretsmanager),
+            http_policy=http_task_policy(),
         ),
         timers,
         lease_seconds,

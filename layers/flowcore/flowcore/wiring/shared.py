@@ -14,6 +14,7 @@ from flowcore.adapters.dynamodb.results import DynamoResultRepository
 from flowcore.adapters.dynamodb.runs import DynamoRunRepository
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Table
+from flowcore.adapters.secrets import SecretsManagerSecrets
 from flowcore.settings import settings
 
 if TYPE_CHECKING:
@@ -62,4 +63,4 @@ def repositories() -> Repositories:
 
 def callback_keys(secret_id: str | None) -> SecretsManagerKeys | None:
     """The callback signing key of the deployment (None when it keeps none: tasks that await then fail)."""
-    return SecretsManagerKeys(clients.secretsmanager, secret_id) if secret_id else None
+    return SecretsManagerKeys(SecretsManagerSecrets(clients.secretsmanager), secret_id) if secret_id else None
