@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local.datastore import FILE_NAME, PAYLOADS
+from local.datastore import CALLBACK_KEY_FILE, FILE_NAME, PAYLOADS
 from local.runtime import LocalRuntime
 from tests.conftest import ROOT, example
 from tests.e2e.conftest import Client, command_environment
@@ -100,9 +100,10 @@ def test_saves_are_periodic_and_atomic(tmp_path: Path) -> None:
         while not (tmp_path / FILE_NAME).exists() or "flow123" not in (tmp_path / FILE_NAME).read_text():
             assert time.monotonic() < deadline, "no periodic save"
             time.sleep(0.1)
-        # no temporary file left behind (the spool holds the bucket's objects while the stack runs)
-        assert sorted(path.name for path in tmp_path.iterdir()) == [FILE_NAME, "spool"]
-    assert [path.name for path in tmp_path.iterdir()] == [FILE_NAME]
+        # no temporary file left behind (the spool holds the bucket's objects while the stack runs; the key signs
+        # callback tokens)
+        assert sorted(path.name for path in tmp_path.iterdir()) == [CALLBACK_KEY_FILE, FILE_NAME, "spool"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [CALLBACK_KEY_FILE, FILE_NAME]
 
 
 def test_the_command_says_where_the_data_is(tmp_path: Path) -> None:

@@ -34,7 +34,16 @@ class CallbackRequest(BaseModel):
     """How the holder of a callback token completes the run: `success` with an optional `output` (the run's
     output), or `failure` with an optional `error`."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"outcome": {"const": "success"}, "error": {"type": "null"}}},
+                {"properties": {"outcome": {"const": "failure"}, "output": {"type": "null"}}},
+            ]
+        },
+    )
 
     outcome: Literal["success", "failure"]
     output: UserValue = Field(default=None, description="The run's output on success (any JSON)")
