@@ -366,7 +366,7 @@ class ServiceUnderTest:
         """The execution's status, its transitions (committed attempts: a run's attempts once it ended) and
         its number of steps (the highest run sequence number)."""
         from flowcore.adapters.dynamodb import keys
-        from flowcore.adapters.dynamodb.codec import plain
+        from flowcore.adapters.dynamodb.values import plain
 
         pages = self.reader.get_paginator("query").paginate(
             TableName=self.table_name,

@@ -146,7 +146,7 @@ class Harness:
 
     def items(self, execution_id: str) -> list[dict[str, Any]]:
         from flowcore.adapters.dynamodb import keys
-        from flowcore.adapters.dynamodb.codec import plain
+        from flowcore.adapters.dynamodb.values import plain
 
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.stack.table_name,

@@ -321,7 +321,7 @@ def audit_stream(harness: Harness) -> dict[str, int]:
     - a run or an execution that reached a terminal status is never written again.
     """
     from flowcore.adapters.dynamodb import keys
-    from flowcore.adapters.dynamodb.codec import plain
+    from flowcore.adapters.dynamodb.values import plain
 
     histories: dict[tuple[str, str], list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
     for record in stream_records(harness):
@@ -392,7 +392,7 @@ def _audit_execution(name: str, history: list[tuple[str, dict[str, Any] | None, 
 
 def non_terminal(harness: Harness) -> list[str]:
     """Executions in the table still CREATED or RUNNING."""
-    from flowcore.adapters.dynamodb.codec import plain
+    from flowcore.adapters.dynamodb.values import plain
 
     pages = harness.dynamodb.get_paginator("scan").paginate(TableName=harness.stack.table_name)
     return [

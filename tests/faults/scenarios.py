@@ -361,7 +361,7 @@ def two_branches_race_for_the_same_join(harness: Harness) -> str:
     """`a` is processed by one container; at each of its call boundaries in turn, another container processes
     `b` (same step, same successor `join`) to the end. One join run, the execution COMPLETED, 0 branches open."""
     from flowcore.adapters import clients
-    from flowcore.adapters.dynamodb.codec import plain
+    from flowcore.adapters.dynamodb.values import plain
     from flowcore.adapters.stream import dispatch_of
     from flowcore.settings import settings
     from flowcore.wiring.runner import new_task_runner

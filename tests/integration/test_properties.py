@@ -185,7 +185,7 @@ class ExactlyOnce(RuleBasedStateMachine):
 
     def _scan(self) -> list[dict[str, Any]]:
         from flowcore.adapters.dynamodb import keys
-        from flowcore.adapters.dynamodb.codec import plain
+        from flowcore.adapters.dynamodb.values import plain
 
         pages = self.harness.dynamodb.get_paginator("scan").paginate(TableName=self.harness.stack.table_name)
         items = [plain(item) for page in pages for item in page["Items"]]

@@ -21,7 +21,7 @@ def changed(message: str) -> dict[str, Any]:
 
 def version_items(harness: Harness, flow_id: str) -> list[dict[str, Any]]:
     from flowcore.adapters.dynamodb import keys
-    from flowcore.adapters.dynamodb.codec import plain
+    from flowcore.adapters.dynamodb.values import plain
 
     answer = harness.dynamodb.query(
         TableName=harness.stack.table_name,

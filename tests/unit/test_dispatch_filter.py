@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import plain
+from flowcore.adapters.dynamodb.values import plain
 from flowcore.adapters.stream import dispatch_of, filter_patterns, is_dispatch
 from flowcore.domain.records import Dispatch
 from local.esm import passes

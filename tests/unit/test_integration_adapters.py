@@ -77,7 +77,7 @@ def test_a_missing_queue_is_an_integration_error_with_its_code(aws: AwsMessaging
 def test_the_sqs_task_delivers_through_the_adapter_once_parked(aws: AwsMessaging) -> None:
     # Given the sqs type on the real adapter and a run awaiting a callback
     queue = clients.sqs().create_queue(QueueName="approvals")["QueueUrl"]
-    ticket = CallbackTicket("tok-9", "/callbacks/tok-9")
+    ticket = CallbackTicket("tok-9", "/callbacks/tok-9", "nonce-9")
     ctx = TaskContext("exec-1", 1, "ask", 1, {"queue_url": queue, "message": {"order": 7}}, {}, callback=ticket)
     result = SqsTask(aws).execute(ctx)
     # When nothing is delivered yet / Then nothing arrived; once delivered, the token is in body and attribute

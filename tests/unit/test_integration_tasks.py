@@ -16,7 +16,7 @@ from flowcore.tasks.base import CallbackTicket, ParameterError, TaskContext
 from flowcore.tasks.integrations import IntegrationError, Invocation, LambdaTask
 from flowcore.tasks.messaging import MAX_MESSAGE_BYTES, Outgoing, Sent, messaging_types
 
-TICKET = CallbackTicket(token="tok-123", url="/callbacks/tok-123")
+TICKET = CallbackTicket(token="tok-123", url="/callbacks/tok-123", nonce="nonce-123")
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
 FIFO_QUEUE = QUEUE + ".fifo"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:orders"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from flowcore.adapters.dynamodb.codec import plain
+from flowcore.adapters.dynamodb.values import plain
 from flowcore.api.models import FlowDefinition
 from flowcore.api.parameters import parameter_problems, parameters_model
 from flowcore.domain.compiled import CompiledFlow

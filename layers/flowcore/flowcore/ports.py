@@ -27,6 +27,7 @@ from flowcore.domain.records import (
     RunRef,
 )
 from flowcore.domain.statuses import ExecutionEvent, ExecutionStatus
+from flowcore.domain.subflows import ChildEnded
 
 type Page[T] = tuple[list[T], str | None]  # the items and the cursor of the next page (None: the last)
 
@@ -232,7 +233,7 @@ class PayloadDownloads(PayloadStore, Protocol):
 
 
 class FailedBatches(Protocol):
-    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch]:
+    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch | ChildEnded]:
         """The dispatches of a stream batch the runner gave up on, read again from the stream."""
         ...
 

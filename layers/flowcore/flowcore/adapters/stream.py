@@ -14,14 +14,28 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import awaited_from, plain
+from flowcore.adapters.dynamodb.values import plain
+from flowcore.adapters.dynamodb.waits import awaited_from, parent_from
 from flowcore.domain.records import Dispatch
-from flowcore.domain.statuses import ABSENT, ExecutionEvent, ExecutionStatus, RunEvent, execution_after, run_after
+from flowcore.domain.statuses import (
+    ABSENT,
+    EXECUTION_TRANSITIONS,
+    ExecutionEvent,
+    ExecutionStatus,
+    RunEvent,
+    execution_after,
+    run_after,
+)
+from flowcore.domain.subflows import ChildEnded
 from flowcore.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
 
+#: The final statuses a RUNNING execution can reach.
+ENDS_OF_RUNNING = frozenset(EXECUTION_TRANSITIONS[ExecutionStatus.RUNNING].values()) - {ExecutionStatus.RUNNING}
+#: The attribute only a child execution's item has.
+PARENT_ATTRIBUTE = "parent_id"
 _TRIMMED = frozenset({"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"})
 _PAGE = 1000
 
@@ -33,14 +47,18 @@ class DispatchRule:
     why: str
     events: tuple[str, ...]
     sort_key: str
-    status: str
+    statuses: tuple[str, ...]
     by_prefix: bool = False  # `sort_key` is a prefix of the item's sort key, not the whole of it
     old_status: str | None = None  # the status the item had before (MODIFY only)
+    present: str | None = None  # a string attribute the new image must have
 
     def pattern(self) -> dict[str, Any]:
         """This rule in the syntax of Lambda's event filtering, as template.yaml writes it."""
         sort_key: Any = [{"prefix": self.sort_key}] if self.by_prefix else [self.sort_key]
-        change: dict[str, Any] = {"NewImage": {"sk": {"S": sort_key}, "status": {"S": [self.status]}}}
+        new_image: dict[str, Any] = {"sk": {"S": sort_key}, "status": {"S": list(self.statuses)}}
+        if self.present is not None:
+            new_image[self.present] = {"S": [{"exists": True}]}
+        change: dict[str, Any] = {"NewImage": new_image}
         if self.old_status is not None:
             change["OldImage"] = {"status": {"S": [self.old_status]}}
         return {"eventName": list(self.events), "dynamodb": change}
@@ -52,8 +70,9 @@ class DispatchRule:
         return (
             record.get("eventName") in self.events
             and (sort_key.startswith(self.sort_key) if self.by_prefix else sort_key == self.sort_key)
-            and new.get("status", {}).get("S") == self.status
+            and new.get("status", {}).get("S") in self.statuses
             and (self.old_status is None or old.get("status", {}).get("S") == self.old_status)
+            and (self.present is None or "S" in new.get(self.present, {}))
         )
 
 
@@ -62,16 +81,24 @@ DISPATCHES = (
         "a task run to dispatch: created or re-dispatched as PENDING",
         ("INSERT", "MODIFY"),
         keys.RUN_PREFIX,
-        run_after(ABSENT, RunEvent.HAND_OFF),
+        (run_after(ABSENT, RunEvent.HAND_OFF),),
         by_prefix=True,
     ),
-    DispatchRule("an execution created already RUNNING", ("INSERT",), keys.META, ExecutionStatus.RUNNING),
+    DispatchRule("an execution created already RUNNING", ("INSERT",), keys.META, (ExecutionStatus.RUNNING,)),
     DispatchRule(
         "a created execution being started",
         ("MODIFY",),
         keys.META,
-        execution_after(ExecutionStatus.CREATED, ExecutionEvent.START),
+        (execution_after(ExecutionStatus.CREATED, ExecutionEvent.START),),
         old_status=ExecutionStatus.CREATED,
+    ),
+    DispatchRule(
+        "a child execution that ended: its parent's subflow run completes",
+        ("MODIFY",),
+        keys.META,
+        tuple(sorted(str(status) for status in ENDS_OF_RUNNING)),
+        old_status=ExecutionStatus.RUNNING,
+        present=PARENT_ATTRIBUTE,
     ),
 )
 
@@ -85,8 +112,12 @@ def is_dispatch(record: Mapping[str, Any]) -> bool:
     return any(rule.matches(record) for rule in DISPATCHES)
 
 
-def dispatch_of(image: Mapping[str, Any]) -> Dispatch:
+def dispatch_of(image: Mapping[str, Any]) -> Dispatch | ChildEnded:
     """The dispatch a record's NewImage (as plain values) stands for."""
+    parent = parent_from(image) if image["sk"] == keys.META else None
+    if parent is not None and image["status"] != ExecutionStatus.RUNNING:
+        error = str(image["error"]) if image.get("error") else None
+        return ChildEnded(str(image["execution_id"]), parent, ExecutionStatus(image["status"]), error)
     if image["sk"] == keys.META:
         return Dispatch(execution_id=str(image["execution_id"]), seq=1, task_name=None, attempt=1)
     ref = keys.run_ref_of(str(image["pk"]), str(image["sk"]))
@@ -110,7 +141,7 @@ def dispatch_of(image: Mapping[str, Any]) -> Dispatch:
 
 
 class DispatchHandler(Protocol):
-    def process(self, dispatch: Dispatch, remaining_ms: Callable[[], int] | None = None) -> str: ...
+    def process(self, dispatch: Dispatch | ChildEnded, remaining_ms: Callable[[], int] | None = None) -> str: ...
 
 
 class StreamConsumer:
@@ -130,7 +161,7 @@ class StreamArchive:
     def __init__(self, streams: DynamoDBStreamsClient) -> None:
         self._streams = streams
 
-    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch]:
+    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch | ChildEnded]:
         for record in self._records(batch):
             if is_dispatch(record):
                 yield dispatch_of(plain(record["dynamodb"]["NewImage"]))

@@ -194,7 +194,17 @@ class ExecutionService:
         runs = self._runs.list_runs(execution_id)
         self._runs.cancel_open(execution_id)
         self._timers.cancel(execution_id, runs)  # a parked run's timer would otherwise wait up to a year
+        self._cancel_children(runs)
         return self.get(execution_id)
+
+    def _cancel_children(self, runs: list[RunRecord]) -> None:
+        """The child executions its subflow runs wait on are cancelled too (and theirs, in turn)."""
+        for run in runs:
+            if run.child is not None and run.status is TaskStatus.WAITING:
+                try:
+                    self.cancel(run.child)
+                except (Conflict, NotFound):
+                    continue  # it ended, or was never started (its start failed)
 
     def payload(self, execution_id: str, sha256: str) -> tuple[PayloadRef, str]:
         """A large value of the execution (its input, a task's output) by the hash its reference shows, and a
@@ -209,7 +219,9 @@ class ExecutionService:
         execution = self.get(execution_id)
         if execution.status in ACTIVE_EXECUTION_STATUSES:
             self._executions.stop(execution_id, ExecutionEvent.CANCEL, "deleted")
-            self._timers.cancel(execution_id, self._runs.list_runs(execution_id))
+            runs = self._runs.list_runs(execution_id)
+            self._timers.cancel(execution_id, runs)
+            self._cancel_children(runs)
         items = self._executions.delete(execution_id)
         # After the items: a failure here leaves objects that nothing refers to (the bucket's lifecycle removes
         # them), never an item that refers to a deleted object.

@@ -7,7 +7,7 @@ import uuid
 from flowcore.api.digest import digest
 from flowcore.api.models import FlowDefinition
 from flowcore.api.validation import graph_problems
-from flowcore.domain.errors import Conflict, NotFound, ValidationFailed
+from flowcore.domain.errors import Conflict, NotFound, Problem, ValidationFailed
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import FlowHead, FlowRecord
 from flowcore.ports import ExecutionRepository, FlowRepository
@@ -29,10 +29,10 @@ class FlowService:
 
     def save(self, definition: FlowDefinition) -> tuple[FlowRecord, bool]:
         """Store the definition as the flow's next version (not again when the latest is the same); whether new."""
-        problems = graph_problems(definition, self._registry, self._ceiling)
+        flow_id = definition.id or f"flow-{uuid.uuid4().hex[:12]}"
+        problems = graph_problems(definition, self._registry, self._ceiling) + _starts_itself(flow_id, definition)
         if problems:
             raise ValidationFailed(problems)
-        flow_id = definition.id or f"flow-{uuid.uuid4().hex[:12]}"
         document = definition.document()
         return self._flows.save(flow_id, document, digest(document))
 
@@ -58,3 +58,18 @@ class FlowService:
         if self._executions.has_active(flow_id):
             raise Conflict(f"flow '{flow_id}' has executions that are CREATED or RUNNING; cancel or delete them first")
         self._flows.delete(flow_id)
+
+
+def _starts_itself(flow_id: str, definition: FlowDefinition) -> list[Problem]:
+    """A subflow task that runs its own flow's latest version starts a child that reaches the same task, and so
+    on without end (the nesting limit would fail it, deep down): refused. Calls through other flows (a -> b -> a)
+    cannot be seen here; the nesting limit ends those (`flowcore.domain.subflows`)."""
+    return [
+        Problem(
+            f"tasks[{index}].parameters.flow_id",
+            f"the flow would start itself without end: this subflow task runs flow '{flow_id}' (its own latest "
+            "version); pin `version` to an earlier one, or run another flow",
+        )
+        for index, task in enumerate(definition.tasks)
+        if task.type == "subflow" and task.parameters.get("flow_id") == flow_id and "version" not in task.parameters
+    ]

@@ -140,6 +140,12 @@ class ExecutionLinks(_Document):
     history: str = Field(description="Every attempt of every task run")
 
 
+class ParentExecution(_Document):
+    execution_id: str = Field(description="The parent execution")
+    task_name: str = Field(description="Its subflow task that started this child")
+    depth: int = Field(description="How deep this child is nested (1: started by a top-level execution)")
+
+
 class StatusDocument(_Document):
     """An execution and the latest run of each of its tasks, within a bound (README, "Status document")."""
 
@@ -162,6 +168,7 @@ class StatusDocument(_Document):
         description="Set when the input is kept in the payload store (over 32,000 bytes as JSON)"
     )
     task_results: dict[str, TaskResult]
+    parent: ParentExecution | None = Field(description="A child execution (of a subflow task): who started it")
     links: ExecutionLinks
 
 

@@ -191,8 +191,17 @@ def status_document(execution: ExecutionRecord, runs: StatusFold, upcoming: str 
         "input": None if execution.input_ref else execution.input,
         "input_ref": payload_reference(execution.execution_id, execution.input_ref),
         "task_results": task_results,
+        "parent": _parent(execution),
         "links": execution_links(execution.execution_id),
     }
+
+
+def _parent(execution: ExecutionRecord) -> dict[str, Any] | None:
+    """A child execution's parent: the execution and the subflow task that started it."""
+    parent = execution.parent
+    if parent is None:
+        return None
+    return {"execution_id": parent.execution_id, "task_name": parent.task_name, "depth": execution.depth}
 
 
 def execution_links(execution_id: str) -> dict[str, str]:

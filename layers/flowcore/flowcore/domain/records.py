@@ -45,11 +45,10 @@ class TaskResult:
     error: str | None = None
     #: With status WAITING: the task has not ended; dispatch it again (resumed) after this many seconds.
     resume_after_seconds: float | None = None
-    #: With status WAITING for a completion from outside: what sends the ticket, called once the run is parked
-    #: (so that a fast answer always finds it waiting). Raising fails the attempt.
+    #: WAITING for a completion: what hands off the work, called once parked (raising fails the attempt).
     deliver: Callable[[], None] | None = field(default=None, compare=False, repr=False)
-    #: With status WAITING for a completion: the nonce and deadlines the runner parks it with.
-    awaited: Awaited | None = None
+    awaited: Awaited | None = None  # WAITING for a completion: the nonce and deadlines it is parked with
+    child: str | None = None  # a subflow task's attempt: the child execution it starts
 
     @classmethod
     def success(cls, task_name: str, output: Any) -> TaskResult:
@@ -60,9 +59,12 @@ class TaskResult:
         return cls(TaskStatus.FAILURE, message=f"Task {task_name} failed", error=error)
 
     @classmethod
-    def awaiting(cls, task_name: str, deliver: Callable[[], None] | None = None) -> TaskResult:
-        """The run waits for a completion from outside (a callback, a child execution)."""
-        return cls(TaskStatus.WAITING, message=f"Task {task_name} is waiting for its callback", deliver=deliver)
+    def awaiting(
+        cls, task_name: str, deliver: Callable[[], None] | None = None, child: str | None = None
+    ) -> TaskResult:
+        """The run waits for a completion from outside: a callback, or the end of the `child` execution."""
+        message = f"Task {task_name} is waiting for {f'child execution {child}' if child else 'its callback'}"
+        return cls(TaskStatus.WAITING, message=message, deliver=deliver, child=child)
 
     @property
     def succeeded(self) -> bool:
@@ -110,6 +112,22 @@ class JoinState:
 
 
 @dataclass(frozen=True, slots=True)
+class ParentLink:
+    """A child execution's parent: the subflow task's run that started it, at the attempt and nonce it parked
+    with (the child's end completes exactly that attempt)."""
+
+    execution_id: str
+    seq: int
+    task_name: str
+    attempt: int
+    nonce: str
+
+    @property
+    def ref(self) -> RunRef:
+        return RunRef(self.execution_id, self.seq, self.task_name)
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionRecord:
     execution_id: str
     flow_id: str
@@ -132,6 +150,9 @@ class ExecutionRecord:
     rev: int = 0
     #: Set when the input is too large for the item: `input` is then None until read from the payload store.
     input_ref: PayloadRef | None = None
+    #: A child execution: the subflow task's run that started it, and how deep it is nested (0: not a child).
+    parent: ParentLink | None = None
+    depth: int = 0
 
 
 @dataclass(frozen=True, slots=True)

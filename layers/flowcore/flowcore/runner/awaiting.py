@@ -51,7 +51,7 @@ class Awaiting:
         nonce = secrets.token_urlsafe(18)
         token = issue_token(self._keys.key(), ref, attempt, nonce)
         timeout_at = int(self._clock()) + task.timeout_seconds if task.timeout_seconds else None
-        return Awaited(nonce, timeout_at, task.heartbeat_seconds), CallbackTicket(token, callback_url(token))
+        return Awaited(nonce, timeout_at, task.heartbeat_seconds), CallbackTicket(token, callback_url(token), nonce)
 
     @staticmethod
     def completion(dispatch: Dispatch) -> Completion:
@@ -76,5 +76,5 @@ class Awaiting:
             deliver()
         except Exception as error:  # noqa: BLE001 - whatever the integration raised is the attempt's failure
             logger.warning("callback delivery failed", extra={"error": repr(error)})
-            failed = Completion(False, error=f"the task could not hand off its callback: {error}", at=iso(utc_now()))
+            failed = Completion(False, error=f"the task could not hand off its work: {error}", at=iso(utc_now()))
             self._runs.complete(ref, ended.attempt, awaited.nonce, failed)

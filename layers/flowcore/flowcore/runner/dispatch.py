@@ -21,6 +21,7 @@ from flowcore.domain.conflicts import RunConflict
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionStatus
+from flowcore.domain.subflows import ChildEnded
 from flowcore.observability import logger
 from flowcore.ports import (
     CallbackKeys,
@@ -34,6 +35,7 @@ from flowcore.ports import (
 from flowcore.runner.attempt import Attempts
 from flowcore.runner.awaiting import Awaiting
 from flowcore.runner.chain import Chain
+from flowcore.runner.children import Children
 from flowcore.runner.commit import Committer, FollowUps
 from flowcore.runner.conflicts import Conflicts
 from flowcore.runner.data import Contexts, Known, Memory, Offload
@@ -77,10 +79,16 @@ class TaskRunner:
         step = Step(attempts, Committer(runs, executions, timers, follow_ups, rand, clock, awaiting), timers)
         self._step = step
         self._chain = Chain(step, runs, executions, self._conflicts, follow_ups, chain_tasks)
+        self._children = Children(executions, flows, runs, payloads)
 
-    def process(self, dispatch: Dispatch, remaining_ms: Callable[[], int] | None = None) -> Outcome:
+    def process(self, dispatch: Dispatch | ChildEnded, remaining_ms: Callable[[], int] | None = None) -> Outcome:
         """Handle one dispatch. `remaining_ms` is the invocation's time left (the Lambda context's); without
-        it, chains are bounded by their own limits only."""
+        it, chains are bounded by their own limits only. A child execution that ended completes its parent's run."""
+        if isinstance(dispatch, ChildEnded):
+            logger.append_keys(execution_id=dispatch.parent.execution_id, child=dispatch.execution_id)
+            outcome = self._children.ended(dispatch)
+            logger.info("child ended", extra={"outcome": outcome, "status": dispatch.status})
+            return outcome
         execution = self._executions.get(dispatch.execution_id)
         if execution is None:
             if dispatch.task_name is not None:  # a successor written while its execution was being deleted

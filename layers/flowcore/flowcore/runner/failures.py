@@ -15,8 +15,10 @@ from typing import Any
 from flowcore.domain.errors import FlowError
 from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionEvent
+from flowcore.domain.subflows import ChildEnded
 from flowcore.observability import logger
 from flowcore.ports import ExecutionRepository, FailedBatches, FlowRepository, RunRepository, Timers
+from flowcore.runner.children import Children
 from flowcore.runner.outcome import Outcome
 from flowcore.runner.recovery import Recovery
 
@@ -45,6 +47,9 @@ class FailedBatchHandler:
         attempts = context.get("approximateInvokeCount", "several")
         failed = 0
         for dispatch in self._batches.dispatches(message["DDBStreamBatchInfo"]):
+            if isinstance(dispatch, ChildEnded):  # the parent's run waits on: complete it now
+                Children(self._executions, self._flows, self._runs, None).ended(dispatch)
+                continue
             if self._fail(dispatch, attempts, condition):
                 failed += 1
                 self._timers.cancel(dispatch.execution_id, self._runs.list_runs(dispatch.execution_id))

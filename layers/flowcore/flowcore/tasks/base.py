@@ -28,6 +28,7 @@ class CallbackTicket:
 
     token: str
     url: str
+    nonce: str  # the run's nonce for this attempt (a child execution is linked to it)
 
 
 @dataclass(frozen=True, slots=True)

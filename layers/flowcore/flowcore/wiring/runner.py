@@ -14,6 +14,7 @@ from flowcore.adapters.secrets import SecretsManagerSecrets
 from flowcore.adapters.stream import StreamConsumer
 from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
+from flowcore.runner.children import Children
 from flowcore.runner.dispatch import TaskRunner
 from flowcore.settings import http_task_policy, settings
 from flowcore.tasks import default_registry
@@ -48,6 +49,7 @@ def new_task_runner(
             http_transport=Urllib3Transport(),
             secrets=SecretsManagerSecrets(clients.secretsmanager),
             http_policy=http_task_policy(),
+            children=Children(stored.executions, stored.flows, stored.runs, payloads),
         ),
         timers,
         lease_seconds,

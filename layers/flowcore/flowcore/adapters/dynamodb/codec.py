@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.domain.callbacks import Awaited, Completion
+from flowcore.adapters.dynamodb.values import Item, compact, int_or_none, n, ref_from, ref_item, s
+from flowcore.adapters.dynamodb.waits import awaited_from, parent_from, parent_item
 from flowcore.domain.flow import FlowSpec
-from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import (
     AttemptRecord,
     EndedAttempt,
@@ -25,57 +24,6 @@ from flowcore.domain.records import (
     RunRecord,
 )
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
-
-type Item = dict[str, Any]
-
-
-def s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def n(value: float) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def compact(document: Any) -> str:
-    return json.dumps(document, separators=(",", ":"))
-
-
-def output_json(output: Any) -> str:
-    """A task's output as stored; values JSON cannot hold are written as their text."""
-    return json.dumps(output, separators=(",", ":"), default=str)
-
-
-def plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A typed DynamoDB item (as in GetItem answers and stream images) as plain Python values.
-
-    What boto3's TypeDeserializer returns (numbers as Decimal), except binary values as bytes: importing
-    boto3 for it cost the stream consumers ~10 ms of cold start, and no item of this table holds binary.
-    """
-    return {key: _value(value) for key, value in item.items()}
-
-
-def _value(typed: dict[str, Any]) -> Any:
-    kind, value = next(iter(typed.items()))
-    if kind in {"S", "BOOL", "B"}:
-        return value
-    if kind == "N":
-        return Decimal(value)
-    if kind == "M":
-        return plain(value)
-    if kind == "L":
-        return [_value(element) for element in value]
-    if kind == "NULL":
-        return None
-    if kind in {"SS", "BS"}:
-        return set(value)
-    if kind == "NS":
-        return {Decimal(number) for number in value}
-    raise TypeError(f"not a DynamoDB type: {kind!r}")
-
-
-def _int_or_none(item: dict[str, Any], name: str) -> int | None:
-    return int(item[name]) if name in item else None
 
 
 def execution_from(item: dict[str, Any]) -> ExecutionRecord:
@@ -95,9 +43,11 @@ def execution_from(item: dict[str, Any]) -> ExecutionRecord:
         idempotency_key=item.get("idempotency_key"),
         input_hash=item.get("input_hash"),
         joins={join: _join_from(entry) for join, entry in item.get("joins", {}).items()},
-        runs_left=_int_or_none(item, "runs_left"),
+        runs_left=int_or_none(item, "runs_left"),
         rev=int(item.get("rev", 0)),
         input_ref=ref_from(item.get("input_ref")),
+        parent=parent_from(item),
+        depth=int(item.get("depth", 0)),
     )
 
 
@@ -152,6 +102,8 @@ def execution_item(record: ExecutionRecord, expires_at: int) -> Item:
         item["input_hash"] = s(record.input_hash or "")
     if record.input_ref:
         item["input_ref"] = ref_item(record.input_ref)
+    if record.parent is not None:
+        item.update(parent_item(record.parent, record.depth))
     return item
 
 
@@ -163,19 +115,19 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         attempt=int(item.get("attempt", 1)),
         started_at=item.get("started_at"),
         ended_at=item.get("ended_at"),
-        duration_ms=_int_or_none(item, "duration_ms"),
+        duration_ms=int_or_none(item, "duration_ms"),
         output=json.loads(output) if output is not None else None,
         message=item.get("message"),
         error=item.get("error"),
         claim=item.get("claim"),
-        lease_until=_int_or_none(item, "lease_until"),
+        lease_until=int_or_none(item, "lease_until"),
         atomic=bool(item.get("atomic", False)),
-        wait_until=_int_or_none(item, "wait_until"),
+        wait_until=int_or_none(item, "wait_until"),
         attempts=tuple(_attempt_from(entry) for entry in item.get("attempts", ())),
-        budget=_int_or_none(item, "budget"),
+        budget=int_or_none(item, "budget"),
         arrived=tuple(item.get("arrived", ())),
         merged=int(item.get("merged", 0)),
-        arrived_total=_int_or_none(item, "arrived_total"),
+        arrived_total=int_or_none(item, "arrived_total"),
         output_ref=ref_from(item.get("output_ref")),
         input=json.loads(item["input"]) if "input" in item else None,
         input_ref=ref_from(item.get("input_ref")),
@@ -184,60 +136,6 @@ def run_from(item: dict[str, Any]) -> RunRecord:
         awaited=awaited_from(item.get("callback")),
         child=item.get("child"),
     )
-
-
-def awaited_item(awaited: Awaited) -> Item:
-    """A parked run's `callback` map: its nonce and deadlines (a completion is added by `completion_item`)."""
-    entry: Item = {"nonce": s(awaited.nonce)}
-    if awaited.timeout_at is not None:
-        entry["timeout_at"] = n(awaited.timeout_at)
-    if awaited.heartbeat_seconds is not None:
-        entry["heartbeat_seconds"] = n(awaited.heartbeat_seconds)
-    return {"M": entry}
-
-
-def completion_item(completion: Completion) -> Item:
-    entry: Item = {"succeeded": {"BOOL": completion.succeeded}, "at": s(completion.at or "")}
-    if completion.output is not None:
-        entry["output"] = s(output_json(completion.output))
-    if completion.output_ref is not None:
-        entry["output_ref"] = ref_item(completion.output_ref)
-    if completion.error is not None:
-        entry["error"] = s(completion.error)
-    return {"M": entry}
-
-
-def awaited_from(entry: dict[str, Any] | None) -> Awaited | None:
-    """A run's `callback` map as plain values (an item's, or a stream image's)."""
-    if entry is None:
-        return None
-    done = entry.get("completion")
-    completion = None
-    if done is not None:
-        completion = Completion(
-            succeeded=bool(done["succeeded"]),
-            output=json.loads(done["output"]) if "output" in done else None,
-            error=done.get("error"),
-            at=done.get("at") or None,
-            output_ref=ref_from(done.get("output_ref")),
-        )
-    return Awaited(
-        nonce=str(entry["nonce"]),
-        timeout_at=_int_or_none(entry, "timeout_at"),
-        heartbeat_seconds=_int_or_none(entry, "heartbeat_seconds"),
-        completion=completion,
-    )
-
-
-def ref_item(ref: PayloadRef) -> Item:
-    """A payload reference, as an item's `input_ref` or `output_ref` map holds it."""
-    return {"M": {"key": s(ref.key), "size": n(ref.size), "sha256": s(ref.sha256)}}
-
-
-def ref_from(entry: dict[str, Any] | None) -> PayloadRef | None:
-    if entry is None:
-        return None
-    return PayloadRef(key=str(entry["key"]), size=int(entry["size"]), sha256=str(entry["sha256"]))
 
 
 def attempt_item(ended: EndedAttempt) -> Item:
@@ -263,7 +161,7 @@ def _attempt_from(entry: dict[str, Any]) -> AttemptRecord:
         status=TaskStatus(entry["status"]),
         started_at=entry.get("started_at"),
         ended_at=entry.get("ended_at"),
-        duration_ms=_int_or_none(entry, "duration_ms"),
+        duration_ms=int_or_none(entry, "duration_ms"),
         message=entry.get("message"),
         error=entry.get("error"),
     )

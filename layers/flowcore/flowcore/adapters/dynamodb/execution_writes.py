@@ -3,9 +3,10 @@ allows each move from (`flowcore.domain.statuses`)."""
 
 from __future__ import annotations
 
-from flowcore.adapters.dynamodb.codec import Item, joins_item, n, s
+from flowcore.adapters.dynamodb.codec import joins_item
 from flowcore.adapters.dynamodb.expressions import execution_key, status_in
 from flowcore.adapters.dynamodb.table import Update
+from flowcore.adapters.dynamodb.values import Item, n, s
 from flowcore.domain.records import BranchChange
 from flowcore.domain.statuses import ExecutionEvent, execution_after, execution_sources
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flowcore.adapters.dynamodb import execution_writes, expressions, keys
-from flowcore.adapters.dynamodb.codec import execution_from, execution_item, s
+from flowcore.adapters.dynamodb.codec import execution_from, execution_item
 from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cursor
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Refused, Table, Update
+from flowcore.adapters.dynamodb.values import s
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.records import BranchChange, ExecutionRecord
 from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, ExecutionEvent, ExecutionStatus

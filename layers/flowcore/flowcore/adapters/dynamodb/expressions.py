@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import Item, s
 from flowcore.adapters.dynamodb.table import key
+from flowcore.adapters.dynamodb.values import Item, s
 from flowcore.domain.records import RunRef
 
 ABSENT_ITEM = "attribute_not_exists(pk)"

@@ -12,10 +12,11 @@ from dataclasses import replace
 from typing import Any
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import Item, compact, flow_from, flow_head_from, n, s
+from flowcore.adapters.dynamodb.codec import flow_from, flow_head_from
 from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cursor
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update, key
+from flowcore.adapters.dynamodb.values import Item, compact, n, s
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.flow import FlowSpec
 from flowcore.domain.records import FlowHead, FlowRecord

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flowcore.adapters.dynamodb.codec import Item
+from flowcore.adapters.dynamodb.values import Item
 from flowcore.domain.errors import BadRequest
 
 _NOT_OURS = "the cursor is not one this service issued"

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import Item, n, output_json, ref_from, ref_item, s
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Refused, Table
+from flowcore.adapters.dynamodb.values import Item, n, output_json, ref_from, ref_item, s
 from flowcore.domain.records import LatestResult
 from flowcore.domain.statuses import TaskStatus
 

@@ -7,19 +7,11 @@ The statuses a condition accepts, and the one a write sets, come from the domain
 from __future__ import annotations
 
 from flowcore.adapters.dynamodb import keys
-from flowcore.adapters.dynamodb.codec import (
-    Item,
-    attempt_item,
-    awaited_item,
-    compact,
-    completion_item,
-    n,
-    output_json,
-    ref_item,
-    s,
-)
+from flowcore.adapters.dynamodb.codec import attempt_item
 from flowcore.adapters.dynamodb.expressions import ABSENT_ITEM, run_key, status_in
 from flowcore.adapters.dynamodb.table import Update
+from flowcore.adapters.dynamodb.values import Item, compact, n, output_json, ref_item, s
+from flowcore.adapters.dynamodb.waits import awaited_item, completion_item
 from flowcore.domain.branches import NewRun
 from flowcore.domain.callbacks import Completion
 from flowcore.domain.records import DispatchGuard, EndedAttempt, RunRef
@@ -135,6 +127,9 @@ def attempt_end(
     if ended.awaited is not None:
         values[":callback"] = awaited_item(ended.awaited)
         sets += ", callback = :callback"
+    if ended.result.child is not None:
+        values[":child"] = s(ended.result.child)
+        sets += ", child = :child"
     if event in _RETRIED and ended.result.status is TaskStatus.FAILURE:
         # The attempt is tried again: the history keeps it, and the token it may have awaited with is spent.
         values.update({":tried": {"L": [attempt_item(ended)]}, ":none": {"L": []}})

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from flowcore.adapters.dynamodb import execution_writes, expressions, keys, run_writes
-from flowcore.adapters.dynamodb.codec import run_from, s
+from flowcore.adapters.dynamodb.codec import run_from
 from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cursor
 from flowcore.adapters.dynamodb.results import result_item
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update
+from flowcore.adapters.dynamodb.values import s
 from flowcore.domain.branches import NewRun
 from flowcore.domain.callbacks import Completion
 from flowcore.domain.conflicts import ExecutionConflict, RunConflict, SuccessorsExist

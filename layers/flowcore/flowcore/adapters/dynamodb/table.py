@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from flowcore.adapters.dynamodb.codec import Item, plain, s
+from flowcore.adapters.dynamodb.values import Item, plain, s
 from flowcore.domain.errors import StoreUnavailable
 
 if TYPE_CHECKING:
