@@ -269,6 +269,16 @@ class FakeRuns:
             self._store.put_run(replace(run, status=TaskStatus.SKIPPED, ended_at=NOW))
         return len(waiting)
 
+    def delete(self, ref: RunRef) -> None:
+        self._store.runs.pop((ref.execution_id, ref.seq, ref.task_name), None)
+
+
+class FakeCompletions:
+    """Completions of awaited runs, on the same conditions as the adapter's conditional writes."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
     def complete(self, ref: RunRef, attempt: int, nonce: str, completion: Completion) -> bool:
         self._store.calls.append("complete")
         current = self._awaiting(ref, attempt, nonce)
@@ -298,9 +308,6 @@ class FakeRuns:
         ):
             return None
         return current
-
-    def delete(self, ref: RunRef) -> None:
-        self._store.runs.pop((ref.execution_id, ref.seq, ref.task_name), None)
 
 
 def _tried(current: RunRecord | None, ended: EndedAttempt) -> tuple[AttemptRecord, ...]:
@@ -569,6 +576,7 @@ class FakePayloads:
 def _conforms(store: Store) -> None:
     """mypy checks that the fakes are the ports (`make typecheck` includes this file)."""
     from flowcore.ports import (
+        Completions,
         ExecutionRepository,
         FailedBatches,
         FlowRepository,
@@ -585,4 +593,5 @@ def _conforms(store: Store) -> None:
     batches: FailedBatches = FakeBatches([])
     results: ResultRepository = FakeResults(store)
     payloads: PayloadStore = FakePayloads()
-    del runs, executions, flows, timers, batches, results, payloads
+    completions: Completions = FakeCompletions(store)
+    del runs, executions, flows, timers, batches, results, payloads, completions

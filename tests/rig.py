@@ -16,7 +16,17 @@ from flowcore.runner.outcome import Outcome
 from flowcore.tasks import TaskContext, TaskType, TaskTypeRegistry
 from flowcore.tasks.base import Parameters
 from flowcore.tasks.builtins import builtin_types
-from tests.fakes import NOW, FakeExecutions, FakeFlows, FakePayloads, FakeResults, FakeRuns, FakeTimers, Store
+from tests.fakes import (
+    NOW,
+    FakeCompletions,
+    FakeExecutions,
+    FakeFlows,
+    FakePayloads,
+    FakeResults,
+    FakeRuns,
+    FakeTimers,
+    Store,
+)
 
 EXECUTION = "e-1"
 T0 = 1_800_000_000.0
@@ -69,6 +79,7 @@ class Rig:
             clock=lambda: self.now[0],
             results=self.results,
             payloads=self.payloads,
+            completions=FakeCompletions(self.store),
         )
 
     def start(self, definition: dict[str, Any], execution_input: dict[str, Any] | None = None) -> str:

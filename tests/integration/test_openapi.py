@@ -89,7 +89,7 @@ def test_the_task_type_is_one_of_the_registered_ones_and_task_type_is_its_alias(
     task = document["components"]["schemas"]["TaskDefinition"]["properties"]
     assert task["type"]["enum"] == [
         *("callback", "eventbridge", "fetch_data", "http", "lambda", "pass", "print", "process_data"),
-        *("sns", "sqs", "store_data", "wait"),
+        *("sns", "sqs", "store_data", "subflow", "wait"),
     ]
     assert task["task_type"]["enum"] == task["type"]["enum"]
 

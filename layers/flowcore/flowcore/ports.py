@@ -158,6 +158,12 @@ class RunRepository(Protocol):
         """SKIPPED for every PENDING or WAITING run; how many."""
         ...
 
+    def delete(self, ref: RunRef) -> None: ...
+
+
+class Completions(Protocol):
+    """Runs parked for a completion from outside (`flowcore.domain.callbacks`): what completes them, once."""
+
     def complete(self, ref: RunRef, attempt: int, nonce: str, completion: Completion) -> bool:
         """WAITING -> PENDING with `completion`, if the run still awaits the token with `nonce` at `attempt` and
         holds no completion yet; whether this call completed it."""
@@ -166,8 +172,6 @@ class RunRepository(Protocol):
     def heartbeat(self, ref: RunRef, attempt: int, nonce: str, wait_until: int) -> bool:
         """Move an awaited run's deadline to `wait_until`, on the same conditions as `complete`."""
         ...
-
-    def delete(self, ref: RunRef) -> None: ...
 
 
 class ResultRepository(Protocol):

@@ -24,7 +24,7 @@ from flowcore.domain.payloads import INLINE_LIMIT, PayloadRef, encoded
 from flowcore.domain.records import RunRecord
 from flowcore.domain.statuses import TaskStatus
 from flowcore.domain.tokens import TokenClaims, callback_url, issue_token, read_token
-from flowcore.ports import CallbackKeys, PayloadStore, RunRepository, Timers
+from flowcore.ports import CallbackKeys, Completions, PayloadStore, RunRepository, Timers
 
 #: What a callback's `error` keeps.
 MAX_CALLBACK_ERROR = 2_000
@@ -64,12 +64,14 @@ class CallbackService:
     def __init__(
         self,
         runs: RunRepository,
+        completions: Completions,
         timers: Timers,
         keys: CallbackKeys | None,
         payloads: PayloadStore | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._runs = runs
+        self._completions = completions
         self._timers = timers
         self._keys = keys
         self._payloads = payloads
@@ -98,7 +100,7 @@ class CallbackService:
             at=iso(utc_now()),
         )
         stored = self._kept(claims, completion)
-        if self._runs.complete(claims.ref, claims.attempt, claims.nonce, stored):
+        if self._completions.complete(claims.ref, claims.attempt, claims.nonce, stored):
             return _answer(claims, completion)
         now = self._runs.get(claims.ref)
         first = _same_token(now, claims)
@@ -121,7 +123,7 @@ class CallbackService:
         deadline = run.wait_until
         if awaited.heartbeat_seconds is not None:
             deadline = awaited.deadline(now)
-            if not self._runs.heartbeat(claims.ref, claims.attempt, claims.nonce, deadline):
+            if not self._completions.heartbeat(claims.ref, claims.attempt, claims.nonce, deadline):
                 raise Conflict(_moved_on(self._runs.get(claims.ref)))
             self._timers.expire(claims.ref, claims.attempt, deadline, max(0.0, deadline - now))
         return {

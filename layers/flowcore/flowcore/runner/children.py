@@ -17,7 +17,7 @@ from flowcore.domain.payloads import INLINE_LIMIT, encoded
 from flowcore.domain.records import ExecutionRecord, ParentLink, RunRecord
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
 from flowcore.domain.subflows import MAX_SUBFLOW_DEPTH, ChildEnded, child_execution_id
-from flowcore.ports import ExecutionRepository, FlowRepository, PayloadStore, RunRepository
+from flowcore.ports import Completions, ExecutionRepository, FlowRepository, PayloadStore, RunRepository
 from flowcore.runner.outcome import Outcome
 
 
@@ -32,11 +32,14 @@ class Children:
         flows: FlowRepository,
         runs: RunRepository,
         payloads: PayloadStore | None,
+        completions: Completions | None = None,
     ) -> None:
+        """`completions` serves `ended` (a starter alone does not need it)."""
         self._executions = executions
         self._flows = flows
         self._runs = runs
         self._payloads = payloads
+        self._completions = completions
 
     def start(self, parent: ParentLink, flow_id: str, version: int | None, child_input: dict[str, Any]) -> str:
         """Write the child RUNNING (the stream starts it), unless this parent's attempt started it already."""
@@ -72,9 +75,10 @@ class Children:
 
     def ended(self, child: ChildEnded) -> Outcome:
         """Complete the parent's run with the child's end (once: a completed or moved-on parent is left alone)."""
+        assert self._completions is not None
         completion = self._completion(child)
         parent = child.parent
-        if self._runs.complete(parent.ref, parent.attempt, parent.nonce, completion):
+        if self._completions.complete(parent.ref, parent.attempt, parent.nonce, completion):
             return Outcome.COMMITTED
         return Outcome.DUPLICATE
 

@@ -25,6 +25,7 @@ from flowcore.domain.subflows import ChildEnded
 from flowcore.observability import logger
 from flowcore.ports import (
     CallbackKeys,
+    Completions,
     ExecutionRepository,
     FlowRepository,
     PayloadStore,
@@ -62,6 +63,7 @@ class TaskRunner:
         results: ResultRepository | None = None,
         payloads: PayloadStore | None = None,
         callback_keys: CallbackKeys | None = None,
+        completions: Completions | None = None,
     ) -> None:
         """`results` and `payloads` serve flows whose tasks pass data (without them, a template that reads
         `tasks.<name>` finds nothing, and an output over the inline limit fails its task). Without
@@ -74,12 +76,12 @@ class TaskRunner:
         self._conflicts = Conflicts(runs, recovery, timers, rand, clock)
         known = Known()
         contexts, offload = Contexts(runs, results, payloads, known), Offload(payloads, known)
-        awaiting = Awaiting(runs, timers, callback_keys, clock)
+        awaiting = Awaiting(runs, completions, timers, callback_keys, clock)
         attempts = Attempts(runs, registry, lease_seconds, rand, clock, contexts, offload, awaiting)
         step = Step(attempts, Committer(runs, executions, timers, follow_ups, rand, clock, awaiting), timers)
         self._step = step
         self._chain = Chain(step, runs, executions, self._conflicts, follow_ups, chain_tasks)
-        self._children = Children(executions, flows, runs, payloads)
+        self._children = Children(executions, flows, runs, payloads, completions)
 
     def process(self, dispatch: Dispatch | ChildEnded, remaining_ms: Callable[[], int] | None = None) -> Outcome:
         """Handle one dispatch. `remaining_ms` is the invocation's time left (the Lambda context's); without

@@ -32,6 +32,7 @@ class FailedBatchHandler:
         batches: FailedBatches,
         recovery: Recovery,
         timers: Timers,
+        children: Children | None = None,
     ) -> None:
         self._runs = runs
         self._executions = executions
@@ -39,6 +40,7 @@ class FailedBatchHandler:
         self._batches = batches
         self._recovery = recovery
         self._timers = timers
+        self._children = children
 
     def handle(self, message: dict[str, Any]) -> int:
         """Fail every execution dispatched in the batch `message` describes; returns how many were failed."""
@@ -48,7 +50,8 @@ class FailedBatchHandler:
         failed = 0
         for dispatch in self._batches.dispatches(message["DDBStreamBatchInfo"]):
             if isinstance(dispatch, ChildEnded):  # the parent's run waits on: complete it now
-                Children(self._executions, self._flows, self._runs, None).ended(dispatch)
+                if self._children is not None:
+                    self._children.ended(dispatch)
                 continue
             if self._fail(dispatch, attempts, condition):
                 failed += 1

@@ -35,4 +35,4 @@ def callbacks() -> CallbackService:
     config = settings()
     timers = StepFunctionsTimers(clients.stepfunctions, config.timer_state_machine_arn)
     payloads = S3PayloadStore(clients.s3, config.payload_bucket) if config.payload_bucket else None
-    return CallbackService(stored.runs, timers, callback_keys(config.callback_key_secret), payloads)
+    return CallbackService(stored.runs, stored.completions, timers, callback_keys(config.callback_key_secret), payloads)

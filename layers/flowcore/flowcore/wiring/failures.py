@@ -6,6 +6,7 @@ from __future__ import annotations
 from flowcore.adapters import clients
 from flowcore.adapters.stream import StreamArchive
 from flowcore.adapters.timers import StepFunctionsTimers
+from flowcore.runner.children import Children
 from flowcore.runner.commit import FollowUps
 from flowcore.runner.failures import FailedBatchHandler
 from flowcore.runner.flows import FlowCache
@@ -21,4 +22,6 @@ def failed_batch_handler() -> FailedBatchHandler:
     recovery = Recovery(stored.runs, stored.executions, FlowCache(stored.flows), follow_ups)
     timers = StepFunctionsTimers(clients.stepfunctions, settings().timer_state_machine_arn)
     batches = StreamArchive(clients.streams())
-    return FailedBatchHandler(stored.runs, stored.executions, stored.flows, batches, recovery, timers)
+    # Without the payload store: a child's output too large for its parent's run item fails that write.
+    children = Children(stored.executions, stored.flows, stored.runs, None, stored.completions)
+    return FailedBatchHandler(stored.runs, stored.executions, stored.flows, batches, recovery, timers, children)

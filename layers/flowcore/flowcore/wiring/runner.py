@@ -58,6 +58,7 @@ def new_task_runner(
         results=stored.results,
         payloads=payloads,
         callback_keys=callback_keys(callback_key_secret),
+        completions=stored.completions,
     )
 
 

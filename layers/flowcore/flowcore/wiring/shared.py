@@ -11,7 +11,7 @@ from flowcore.adapters.callback_keys import SecretsManagerKeys
 from flowcore.adapters.dynamodb.executions import DynamoExecutionRepository
 from flowcore.adapters.dynamodb.flows import DynamoFlowRepository
 from flowcore.adapters.dynamodb.results import DynamoResultRepository
-from flowcore.adapters.dynamodb.runs import DynamoRunRepository
+from flowcore.adapters.dynamodb.runs import DynamoCompletions, DynamoRunRepository
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Table
 from flowcore.adapters.secrets import SecretsManagerSecrets
@@ -52,6 +52,7 @@ class Repositories:
         self.flows = DynamoFlowRepository(table, stamps)
         self.executions = DynamoExecutionRepository(table, stamps)
         self.runs = DynamoRunRepository(table, stamps)
+        self.completions = DynamoCompletions(table)
         self.results = DynamoResultRepository(table, stamps)
 
 

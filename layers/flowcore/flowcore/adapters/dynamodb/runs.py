@@ -153,19 +153,6 @@ class DynamoRunRepository:
             skipped += 1
         return skipped
 
-    def complete(self, ref: RunRef, attempt: int, nonce: str, completion: Completion) -> bool:
-        return self._applied(run_writes.complete(ref, attempt, nonce, completion))
-
-    def heartbeat(self, ref: RunRef, attempt: int, nonce: str, wait_until: int) -> bool:
-        return self._applied(run_writes.heartbeat(ref, attempt, nonce, wait_until))
-
-    def _applied(self, update: Update) -> bool:
-        try:
-            self._table.update(update)
-        except Refused:
-            return False
-        return True
-
     def delete(self, ref: RunRef) -> None:
         self._table.delete(keys.execution_pk(ref.execution_id), keys.run_sk_of(ref))
 
@@ -198,3 +185,23 @@ def _run_of(position: dict[str, str], pk: str) -> bool:
     except ValueError:
         return False
     return position["pk"] == pk
+
+
+class DynamoCompletions:
+    """Completions of awaited runs: each one conditional write on the run item (`run_writes.complete`)."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def complete(self, ref: RunRef, attempt: int, nonce: str, completion: Completion) -> bool:
+        return self._applied(run_writes.complete(ref, attempt, nonce, completion))
+
+    def heartbeat(self, ref: RunRef, attempt: int, nonce: str, wait_until: int) -> bool:
+        return self._applied(run_writes.heartbeat(ref, attempt, nonce, wait_until))
+
+    def _applied(self, update: Update) -> bool:
+        try:
+            self._table.update(update)
+        except Refused:
+            return False
+        return True
