@@ -170,3 +170,11 @@ def test_the_local_stack_sets_the_key_and_the_http_allow_list_itself() -> None:
     environment = stack_spec().environment
     assert not [name for name in environment if name.startswith(("HTTP_TASK_", "CALLBACK_"))]
     assert all(isinstance(value, str) and not value.startswith("{") for value in environment.values())
+
+
+def test_the_readme_deploy_section_lists_every_integration_parameter() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Deploying", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(" `") for line in section.splitlines() if line.startswith("| `")}
+    listed = {name for name in PARAMETERS if name.startswith(("Allowed", "HttpTask"))}
+    assert rows == listed
