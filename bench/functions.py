@@ -50,7 +50,16 @@ class UserFunctions:
         self.invocations = {}
 
     def attach(self, client: Any) -> None:
+        """Answer the client's Invoke calls, and warm them up: every function's module loaded and one call made
+        through the client (botocore loads Lambda's model on its first call), none of it counted. A cold
+        container pays that once; the bench counts no container's INIT (docs/cost.md)."""
         client.meta.events.register_first("before-send.lambda.Invoke", self._answer)
+        names = sorted(path.stem for path in self._folder.glob("*.py") if not path.name.startswith("_"))
+        for name in names:
+            self._handler(name)
+        if names:
+            client.invoke(FunctionName=names[0], Payload=b"{}")
+        self.reset()
 
     def _handler(self, name: str) -> Handler:
         if name not in self._handlers:
