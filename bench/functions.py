@@ -4,10 +4,10 @@ The runner's `lambda` tasks go through the deployed path unchanged (`LambdaFunct
 `flowcore.adapters.clients.lambda_`): the request is validated, serialised and signed, then answered in process
 by running the handler of `examples/functions/<name>.py` before anything is sent, as `bench/micro.py` answers
 DynamoDB. Why not the local Lambda endpoint (`local/lambdas.py`): it starts a Python process per invocation
-(~100 ms here, varying with the machine's load), which the runner would wait for and the bench would bill as the
-runner's time. That is the endpoint's cost, not Lambda's, and it would make the row noisy. What the runner waits
-for on AWS is the function's own duration; the report prices it at the same assumed duration as the Step
-Functions side (`costs.ASSUMED_SECONDS_PER_TASK`), and says so.
+(an interpreter start each, varying with the machine's load), which the runner would wait for and the bench
+would bill as the runner's time. That is the endpoint's cost, not Lambda's, and it would make the row noisy.
+What the runner waits for on AWS is the function's own duration; the report prices it at the same assumed
+duration as the Step Functions side (`costs.ASSUMED_SECONDS_PER_TASK`), and says so.
 """
 
 from __future__ import annotations
