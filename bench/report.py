@@ -10,7 +10,7 @@ from bench.micro import ColdInit, RunnerOverhead
 from bench.workloads import WorkloadRun
 
 SFN_STANDARD_PER_1000 = prices.SFN_STANDARD_USD_PER_TRANSITION * 1000
-BREAKDOWN_WORKLOADS = ("sequential_100", "fan_out_20", "data_passing_3", "large_output")
+BREAKDOWN_WORKLOADS = ("sequential_100", "fan_out_20", "data_passing_3", "large_output", "lambda_3")
 
 # The targets of issue 5.
 CHEAPER_THAN_SFN_AT_LEAST = 10.0
@@ -37,7 +37,7 @@ def usage_of(run: WorkloadRun) -> costs.Usage:
         wru=run.wru,
         rru=run.rru,
         lambda_invocations=run.api_invocations + run.runner_invocations,
-        lambda_gb_seconds=run.api_gb_seconds + run.runner_gb_seconds,
+        lambda_gb_seconds=run.api_gb_seconds + run.runner_gb_seconds + run.runner_wait_gb_seconds,
         sfn_transitions=run.sfn_starts * TIMER_TRANSITIONS_PER_START,
         api_requests=run.api_invocations,
         log_bytes=run.log_bytes,
@@ -97,6 +97,28 @@ def workload_result(run: WorkloadRun) -> dict[str, Any]:
         "sfn_express_usd_per_1000_transitions": costs.sfn_express_per_1000(run.transitions, run.steps),
         "operations": operations,
         "wall_seconds": round(run.wall_seconds, 2),
+        **user_functions(run, usage),
+    }
+
+
+def user_functions(run: WorkloadRun, usage: costs.Usage) -> dict[str, Any]:
+    """For a flow of `lambda` tasks: the user's invocations, the runner's (assumed) wait for them, and both sides
+    with the functions' own cost, which is the same on both sides (one invocation per task)."""
+    if not run.user_invocations:
+        return {}
+    per_1000 = 1000 / run.transitions
+    functions = costs.lambda_task_usd() * run.user_invocations * per_1000
+    standard = costs.sfn_standard_per_1000()["orchestration"]  # one state transition per task, as for every row
+    engine = costs.per_1000_transitions(usage)
+    return {
+        "user_lambda_invocations": run.user_invocations,
+        "runner_wait_gb_seconds_assumed": run.runner_wait_gb_seconds,
+        "runner_wait_usd_per_1000_transitions": run.runner_wait_gb_seconds
+        * prices.LAMBDA_ARM64_USD_PER_GB_SECOND
+        * per_1000,
+        "user_functions_usd_per_1000_transitions": functions,
+        "usd_per_1000_transitions_with_user_functions": engine + functions,
+        "sfn_standard_usd_per_1000_transitions_with_user_functions": standard + functions,
     }
 
 
@@ -231,6 +253,31 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [_row(header, widths), rule, *(_row(row, widths) for row in rows)]
 
 
+def _user_function_lines(workloads: dict[str, dict[str, Any]]) -> list[str]:
+    """The flows of `lambda` tasks, per execution and beside Step Functions Standard running the same functions."""
+    lines = []
+    for name, w in workloads.items():
+        if "user_lambda_invocations" not in w:
+            continue
+        functions = w["user_functions_usd_per_1000_transitions"]
+        ours, theirs = (
+            w["usd_per_1000_transitions_with_user_functions"],
+            w["sfn_standard_usd_per_1000_transitions_with_user_functions"],
+        )
+        wait_ms = costs.ASSUMED_SECONDS_PER_TASK * 1000
+        lines += [
+            "",
+            f"{name}, per execution: {w['wru']:g} WRU, {w['rru']:g} RRU, {w['runner_invocations']} runner "
+            f"invocation(s), {w['user_lambda_invocations']} user Lambda invocations; $ per 1,000 transitions:",
+            f"  Flow Manager {_usd(w['usd_per_1000_transitions'])} (the runner waiting {wait_ms:.0f} ms per function, "
+            f"assumed, is {_usd(w['runner_wait_usd_per_1000_transitions'])} of it)",
+            f"    + the functions {_usd(functions)} = {_usd(ours)}",
+            f"  SFN Standard {_usd(SFN_STANDARD_PER_1000)} + the same functions {_usd(functions)} = {_usd(theirs)}"
+            f" ({theirs / ours:.1f}x Flow Manager's)",
+        ]
+    return lines
+
+
 def render(document: dict[str, Any]) -> str:
     workloads: dict[str, dict[str, Any]] = document["workloads"]
     env = document["environment"]
@@ -331,6 +378,8 @@ def render(document: dict[str, Any]) -> str:
         f"  (assumed: {costs.ASSUMED_SECONDS_PER_TASK * 1000:.0f} ms per task, Express at "
         f"{costs.ASSUMED_EXPRESS_MEMORY_MB} MB, a task's Lambda at {costs.ASSUMED_TASK_LAMBDA_MEMORY_MB} MB)"
     )
+
+    lines += _user_function_lines(workloads)
 
     cold_ms, cold_wall = document["cold_init_cpu_ms"], document["cold_init_wall_ms"]
     detail = document["runner_overhead_detail_ms"]

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from bench.costs import ASSUMED_SECONDS_PER_TASK
+from bench.functions import UserFunctions
 from bench.meter import CapacityMeter, Tally
 from local.containers import reset_containers
 from local.stack import FAKE_CREDENTIALS
@@ -135,6 +137,16 @@ def large_input() -> dict[str, Any]:
     return {"rows": [f"{number:06d}:" + "x" * 90 for number in range(LARGE_ROWS)]}
 
 
+def lambda_flow() -> dict[str, Any]:
+    """examples/lambda_pipeline.json: three `lambda` tasks in a row (enrich, score, notify_later)."""
+    document: dict[str, Any] = json.loads((EXAMPLES / "lambda_pipeline.json").read_text(encoding="utf-8"))
+    return document
+
+
+#: The input that takes lambda_pipeline.json's success path (examples/README.md, "Data between tasks").
+LAMBDA_INPUT = {"order": "A-1001", "amount": 120, "items": 3}
+
+
 def workloads() -> list[Workload]:
     return [
         Workload("sample_3", "3-task sample (examples/data_processing.json)", sample_flow(), 3),
@@ -145,6 +157,9 @@ def workloads() -> list[Workload]:
             "data_passing_3", "the sample, each task reading the one before", data_passing_flow(), 3, {"records": 250}
         ),
         Workload("large_output", "a 1 MB output read by the next task", large_output_flow(), 2, large_input()),
+        Workload(
+            "lambda_3", "three lambda tasks (examples/lambda_pipeline.json)", lambda_flow(), 3, dict(LAMBDA_INPUT)
+        ),
     ]
 
 
@@ -253,6 +268,8 @@ class WorkloadRun:
     log_bytes: int
     operations: dict[str, Tally]
     wall_seconds: float
+    user_invocations: int = 0  # the user's Lambda functions the flow's `lambda` tasks invoked
+    runner_wait_gb_seconds: float = 0.0  # the runner waiting for them, at costs.ASSUMED_SECONDS_PER_TASK each
 
 
 class ServiceUnderTest:
@@ -295,6 +312,8 @@ class ServiceUnderTest:
             "TaskRunnerFunction", runner_app.lambda_handler, memory_size_mb("TaskRunnerFunction"), self.meter
         )
         self.pump = StreamPump(boto3.client("dynamodbstreams"), stack.stream_arn, self.runner, stack.spec.mapping)
+        self.functions = UserFunctions()
+        self.functions.attach(clients.lambda_())
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -327,6 +346,7 @@ class ServiceUnderTest:
         self.api.reset()
         self.runner.reset()
         self.logs.bytes = 0
+        self.functions.reset()
         invocations, delivered = self.pump.stats.invocations, self.pump.stats.records_delivered
         started = time.perf_counter()
         response = self.request("POST", f"/flows/{flow_id}/executions", {"input": workload.execution_input})
@@ -360,6 +380,8 @@ class ServiceUnderTest:
             log_bytes=self.logs.bytes,
             operations=dict(self.meter.operations),
             wall_seconds=wall,
+            user_invocations=self.functions.total,
+            runner_wait_gb_seconds=self.functions.total * ASSUMED_SECONDS_PER_TASK * self.runner.memory_mb / 1024,
         )
 
     def _outcome(self, execution_id: str) -> tuple[str, int, int]:

@@ -79,6 +79,22 @@ def example(name: str) -> dict[str, Any]:
     return document
 
 
+#: Examples that need a step outside the flow (a queue to exist, a callback to be sent), so the generic run of
+#: every example leaves them to tests/e2e/test_integration_examples.py, which takes that step.
+NEEDS_A_STEP = frozenset({"approval.json", "publish_to_sqs.json"})
+
+
+def documented_examples() -> list[tuple[str, str, list[str]]]:
+    """(file, final status, path) for each row of examples/README.md: the one place they are written down."""
+    rows = []
+    for line in (EXAMPLES / "README.md").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"\| \[`([\w-]+\.json)`\]\(\1\) \|.*\| \*\*([A-Z_]+)\*\* \| `([^`]+)` \|", line)
+        if found:
+            file, status, path = found.groups()
+            rows.append((file, status, [task.strip() for task in path.split("→")]))
+    return rows
+
+
 def documented_data() -> dict[str, tuple[dict[str, Any], str, Any]]:
     """For each flow of the "Data between tasks" table of examples/README.md: its input, its last task and that
     task's final output."""
