@@ -79,9 +79,10 @@ def example(name: str) -> dict[str, Any]:
     return document
 
 
-#: Examples that need a step outside the flow (a queue to exist, a callback to be sent), so the generic run of
+#: Examples that need a step outside the flow (a queue to exist, a callback to be sent, a child flow to be stored),
+#: so the generic run of
 #: every example leaves them to tests/e2e/test_integration_examples.py, which takes that step.
-NEEDS_A_STEP = frozenset({"approval.json", "publish_to_sqs.json"})
+NEEDS_A_STEP = frozenset({"approval.json", "publish_to_sqs.json", "parent_with_subflow.json"})
 
 
 def documented_examples() -> list[tuple[str, str, list[str]]]:

@@ -1,7 +1,7 @@
 """The examples whose tasks do real work, run over HTTP on the local stack as examples/README.md tells a user to:
 `lambda_pipeline.json` against the local Lambda endpoint (examples/functions/), `approval.json` completed through
-`POST /callbacks/{token}`, and `publish_to_sqs.json` sending to a queue created in the stack's moto, as the
-README says to create it."""
+`POST /callbacks/{token}`, `publish_to_sqs.json` sending to a queue created in the stack's moto, as the
+README says to create it, and `parent_with_subflow.json` running `subflow_child.json` as its child."""
 
 from __future__ import annotations
 
@@ -150,3 +150,26 @@ def test_publish_to_sqs_fails_the_execution_without_its_queue(client: Client) ->
 
     assert document["status"] == "FAILED"
     assert "NonExistentQueue" in document["task_results"]["publish"]["error"], document["task_results"]["publish"]
+
+
+# -- parent_with_subflow.json: a subflow task ------------------------------------------------------------------
+
+
+def test_parent_with_subflow_runs_its_child_and_takes_its_output(client: Client) -> None:
+    stored = client.request("POST", "/flows", example("subflow_child"))
+    assert stored.status in (200, 201), stored.json()
+
+    document = client.run(example("parent_with_subflow"), {"order": "A-1001", "items": 3})
+
+    assert (document["status"], document["path"]) == documented("parent_with_subflow.json")
+    reserve = document["task_results"]["reserve"]
+    child_id = reserve["child_execution_id"]
+    assert reserve["output"] == {
+        "execution_id": child_id,
+        "status": "COMPLETED",
+        "output": {"order": "A-1001", "reserved": 3},
+    }
+    assert document["task_results"]["confirm"]["output"] == {"order": "A-1001", "reserved": 3}
+    child = client.request("GET", f"/executions/{child_id}").json()
+    assert child["status"] == "COMPLETED"
+    assert child["parent"] == {"execution_id": document["execution_id"], "task_name": "reserve", "depth": 1}
