@@ -173,3 +173,59 @@ FLOWS = {
     "unequal-join": unequal_join,
     "nested-forks": nested_forks,
 }
+
+
+def approval(timeout_seconds: int = 600) -> dict[str, Any]:
+    """A callback task: approved -> `done`, failed (rejected, or its deadline passed) -> `rejected`."""
+    return {
+        "id": "approval",
+        "name": "a callback that races its deadline",
+        "start_task": "approve",
+        "tasks": [
+            {"name": "approve", "type": "callback", "timeout_seconds": timeout_seconds},
+            {"name": "done"},
+            {"name": "rejected"},
+        ],
+        "conditions": [_edge("approve", "done", on_failure="rejected")],
+    }
+
+
+def queued_callback(queue_url: str) -> dict[str, Any]:
+    """An sqs task that hands its callback token off in the message, then waits for it."""
+    return {
+        "id": "queued-callback",
+        "name": "an sqs task waiting for its callback",
+        "start_task": "ask",
+        "tasks": [
+            {
+                "name": "ask",
+                "type": "sqs",
+                "wait_for_callback": True,
+                "parameters": {"queue_url": queue_url, "message": {"order": "A-1"}},
+            },
+            {"name": "done"},
+        ],
+        "conditions": [_edge("ask", "done")],
+    }
+
+
+def parent_of(child_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A child of two tasks, and a parent whose subflow task runs it."""
+    child = {
+        "id": child_id,
+        "name": "child",
+        "start_task": "one",
+        "tasks": [{"name": "one", "type": "pass", "input": {"n": "${input.n}"}}, {"name": "two"}],
+        "conditions": [_edge("one", "two")],
+    }
+    parent = {
+        "id": f"{child_id}-parent",
+        "name": "parent",
+        "start_task": "call",
+        "tasks": [
+            {"name": "call", "type": "subflow", "parameters": {"flow_id": child_id}, "input": {"n": "${input.n}"}},
+            {"name": "after"},
+        ],
+        "conditions": [_edge("call", "after")],
+    }
+    return child, parent

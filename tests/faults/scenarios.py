@@ -542,3 +542,180 @@ def a_branch_reaching_a_join_that_already_ran(harness: Harness) -> str:
     meta = next(item for item in harness.items(execution_id) if item["sk"] == "META")
     assert meta["open_branches"] == 0, meta
     return f"COMPLETED, open_branches 0; {_settled(harness)}"
+
+
+# -- runs that await a completion: callbacks and sub-flows -------------------------------------------------
+
+
+def _waiting_run(harness: Harness, execution_id: str, task: str) -> dict[str, Any]:
+    (item,) = [item for item in harness.items(execution_id) if str(item["sk"]).endswith(f"#{task}")]
+    assert item["status"] == "WAITING", item
+    return item
+
+
+def _timer_fires(harness: Harness, item: dict[str, Any]) -> bool:
+    """The timer state machine's `Expire` write, as statemachine/timer.asl.json makes it; whether it applied."""
+    from botocore.exceptions import ClientError
+
+    try:
+        harness.dynamodb.update_item(
+            TableName=harness.stack.table_name,
+            Key={"pk": {"S": str(item["pk"])}, "sk": {"S": str(item["sk"])}},
+            UpdateExpression="SET #status = :pending",
+            ConditionExpression="#status = :waiting AND attempt = :current AND wait_until = :deadline",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":pending": {"S": "PENDING"},
+                ":waiting": {"S": "WAITING"},
+                ":current": {"N": str(item["attempt"])},
+                ":deadline": {"N": str(item["wait_until"])},
+            },
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def _ticket(harness: Harness, execution_id: str, task: str) -> str:
+    url: str = harness.status(execution_id)["task_results"][task]["callback"]["url"]
+    return url
+
+
+@fault("a callback racing its deadline, in both orders and at once")
+def a_callback_racing_its_deadline(harness: Harness) -> str:
+    """The callback and the timer's expiry are each one conditional write on the WAITING run: whichever lands
+    first decides, the other changes nothing, and the run commits exactly one result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    driver = StreamDriver(harness)
+    outcomes: list[str] = []
+    try:
+        for order in ("callback first", "timer first", "at once", "at once", "at once"):
+            execution_id = driver.run(flows.approval())
+            item, url = _waiting_run(harness, execution_id, "approve"), _ticket(harness, execution_id, "approve")
+
+            def callback(url: str = url) -> int:
+                return int(harness.request("POST", url, {"outcome": "success", "output": {"by": "ana"}}).status)
+
+            if order == "callback first":
+                answered, fired = callback(), _timer_fires(harness, item)
+            elif order == "timer first":
+                fired, answered = _timer_fires(harness, item), callback()
+            else:
+                with ThreadPoolExecutor(2) as pool:
+                    answer, timer = pool.submit(callback), pool.submit(_timer_fires, harness, item)
+                    answered, fired = answer.result(), timer.result()
+            driver.drain()
+            document = harness.status(execution_id)
+            assert (answered == 200) != fired, f"{order}: callback {answered}, timer applied {fired}"
+            path = ["approve", "done"] if answered == 200 else ["approve", "rejected"]
+            assert (document["status"], document["path"]) == ("COMPLETED", path), (order, document["path"])
+            outcomes.append("callback" if answered == 200 else "timer")
+    finally:
+        driver.close()
+    return f"won by {', '.join(outcomes)}: one result each; {_settled(harness)}"
+
+
+@fault("the same callback many times at once, and a different one")
+def duplicated_callbacks(harness: Harness) -> str:
+    from concurrent.futures import ThreadPoolExecutor
+
+    driver = StreamDriver(harness)
+    try:
+        execution_id = driver.run(flows.approval())
+        url = _ticket(harness, execution_id, "approve")
+        bodies = [{"outcome": "success", "output": {"by": "ana"}}] * 6 + [{"outcome": "failure", "error": "no"}] * 2
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda body: harness.request("POST", url, body), bodies))
+        driver.deliveries = 2  # and the completion's record delivered twice
+        driver.drain()
+    finally:
+        driver.close()
+    same = [answer.json() for answer in answers[:6]]
+    statuses = sorted(int(answer.status) for answer in answers)
+    assert all(body == same[0] for body in same), same
+    assert statuses == [200] * 6 + [409] * 2, statuses
+    document = harness.status(execution_id)
+    assert document["path"] == ["approve", "done"] and document["status"] == "COMPLETED", document["path"]
+    return f"6 x 200 with one answer, 2 x 409; {_settled(harness)}"
+
+
+@fault("an sqs hand-off whose record is delivered again after it was sent")
+def redelivered_after_the_hand_off(harness: Harness) -> str:
+    """The record that parked the run and sent its token is delivered twice (and replayed): the second delivery
+    finds the run WAITING and sends nothing; the token in the one message sent completes it."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="fault-callbacks")["QueueUrl"]
+    driver = StreamDriver(harness)
+    try:
+        driver.deliveries = 3
+        execution_id = driver.run(flows.queued_callback(queue_url))
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        messages = received.get("Messages", [])
+        assert len(messages) == 1, f"{len(messages)} messages sent"
+        token = messages[0]["MessageAttributes"]["task_token"]["StringValue"]
+        answer = harness.request("POST", f"/callbacks/{token}", {"outcome": "success", "output": {"ok": True}})
+        assert answer.status == 200, answer.json()
+        driver.drain()
+    finally:
+        driver.close()
+    document = harness.status(execution_id)
+    assert (document["status"], document["path"]) == ("COMPLETED", ["ask", "done"]), document
+    return f"1 message for 3 deliveries, completed by its token; {_settled(harness)}"
+
+
+@fault("a child ending while its parent's records are delivered again")
+def a_child_ending_while_its_parent_is_redelivered(harness: Harness) -> str:
+    """Every record twice, and the child's end held back until the parent's parking record was delivered again:
+    one child, the parent's run completed once, the same final state as a fault-free run."""
+    child, parent = flows.parent_of("redelivered-child")
+    assert harness.request("POST", "/flows", child).status in (200, 201)
+    driver = StreamDriver(harness)
+    try:
+        expected, _ = driver.baseline(parent)
+        driver.deliveries = 2
+        driver.hold = lambda record: (
+            record["eventName"] == "MODIFY"
+            and "parent_id" in record["dynamodb"].get("NewImage", {})
+            and record["dynamodb"]["NewImage"]["status"]["S"] != "RUNNING"
+        )
+        execution_id = driver.run(parent)
+        ends = list(driver.held)
+        assert len(ends) == 1, f"{len(ends)} child ends held"
+        parked = [records for records, _ in driver.invocations if any(_is_parking(record) for record in records)]
+        driver.hold = None
+        for records in parked[-1:]:
+            driver.invoke(records)  # the parent's parking record again, after the child ended
+        for _ in range(2):
+            driver.invoke(ends)  # the child's end, twice
+        driver.drain()
+    finally:
+        driver.close()
+    assert_same(_child_ids_masked(outcome(harness, execution_id)), _child_ids_masked(expected), "parent")
+    children = [item for item in _execution_items(harness) if item.get("parent_id") == execution_id]
+    assert len(children) == 1, f"{len(children)} children"
+    return f"one child, the parent COMPLETED as without faults; {_settled(harness)}"
+
+
+def _child_ids_masked(found: dict[str, Any]) -> Any:
+    """An outcome with child execution ids (derived from their parent's, so never the same twice) masked."""
+    import json
+    import re
+
+    return json.loads(re.sub(r"sub-[0-9a-f]{40}", "sub-<child>", json.dumps(found, default=str)))
+
+
+def _is_parking(record: Record) -> bool:
+    image = record["dynamodb"].get("NewImage", {})
+    return str(image.get("sk", {}).get("S", "")).endswith("#call") or image.get("sk", {}).get("S") == "META"
+
+
+def _execution_items(harness: Harness) -> list[dict[str, Any]]:
+    from flowcore.adapters.dynamodb.values import plain
+
+    pages = harness.dynamodb.get_paginator("scan").paginate(TableName=harness.stack.table_name)
+    return [plain(item) for page in pages for item in page["Items"] if item["sk"]["S"] == keys.META]
