@@ -32,6 +32,11 @@ and the tests' in-process accounts call it too, so both run the same DynamoDB.
    each object's bytes live in a file of their own in `folder`, opened only while they are read or written;
    moto keeps the object's metadata. Objects are not listed for the dashboard either (4.), so one deleted or
    replaced is freed at once (moto deletes its file when it disposes of it).
+8. DynamoDB applies the writes to one item one at a time, so of two conditional writes that expect the same
+   state only one succeeds. moto checks a condition and then writes, unlocked: two threads of its server (a
+   callback arriving while the timer's state machine expires the same run) can both pass the check. Here the
+   writes (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems) take one lock per process, so
+   each condition is checked against what the write before it left.
 """
 
 from __future__ import annotations
@@ -95,7 +100,24 @@ def apply() -> None:
     ExecutionWorker.stop = _stop_once_ready(ExecutionWorker.stop)  # type: ignore[method-assign]
     FakeKey.__init__ = _spooled(FakeKey.__init__)  # type: ignore[method-assign]
     FakeKey.__setstate__ = _spooled(FakeKey.__setstate__)  # type: ignore[method-assign]
+    for name in _WRITES:
+        setattr(DynamoDBBackend, name, _one_write_at_a_time(getattr(DynamoDBBackend, name)))
     _applied.append("moto")
+
+
+# -- 8. a conditional write is checked against the write before it ------------------------------------------
+
+_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+_WRITE_LOCK = threading.RLock()  # re-entrant: a transaction's items are written by the same thread
+
+
+def _one_write_at_a_time(write: Callable[..., Any]) -> Callable[..., Any]:
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _WRITE_LOCK:
+            return write(self, *args, **kwargs)
+
+    locked.__wrapped__ = write  # type: ignore[attr-defined]
+    return locked
 
 
 # -- 1. transactions roll back the items they touched, not a copy of the table ------------------------------
