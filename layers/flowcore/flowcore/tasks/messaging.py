@@ -100,6 +100,14 @@ def too_large(ctx: TaskContext, what: str, size: int) -> TaskResult | None:
     return TaskResult.failure(ctx.task_name, f"{what} is {size} bytes, more than {MAX_MESSAGE_BYTES} (256 KiB)")
 
 
+def fifo_checked(ctx: TaskContext, params: Parameters, fifo: bool, kind: str) -> Outgoing | TaskResult:
+    """The attempt's message for a queue or topic, or the failure that keeps it from being sent."""
+    if fifo and params.message_group_id is None:
+        return TaskResult.failure(ctx.task_name, f"a FIFO {kind} needs message_group_id")
+    message = outgoing(ctx, params.message, params.message_group_id, fifo)
+    return too_large(ctx, "the message", message.size()) or message
+
+
 def sent_or_awaiting(ctx: TaskContext, action: str, send: Callable[[], dict[str, Any]]) -> TaskResult:
     """Send now and succeed with what AWS answered, or, when the run awaits a callback, hand the send to the
     runner as `deliver` (its IntegrationError then fails the attempt)."""
@@ -139,14 +147,11 @@ class SqsTask(TaskType):
             return unconfigured(ctx, self.name, "SQS client")
         queue_url, delay = params.queue_url, params.delay_seconds
         fifo = queue_url.endswith(FIFO_SUFFIX)
-        if fifo and params.message_group_id is None:
-            return TaskResult.failure(ctx.task_name, "a FIFO queue needs message_group_id")
         if fifo and delay:
             return TaskResult.failure(ctx.task_name, "a FIFO queue takes no delay_seconds per message")
-        message = outgoing(ctx, params.message, params.message_group_id, fifo)
-        refused = too_large(ctx, "the message", message.size())
-        if refused is not None:
-            return refused
+        message = fifo_checked(ctx, params, fifo, "queue")
+        if isinstance(message, TaskResult):
+            return message
 
         def send() -> dict[str, Any]:
             return messaging.send_message(queue_url, message, None if fifo else delay).output()
@@ -177,13 +182,9 @@ class SnsTask(TaskType):
         if messaging is None:
             return unconfigured(ctx, self.name, "SNS client")
         topic_arn, subject = params.topic_arn, params.subject
-        fifo = topic_arn.endswith(FIFO_SUFFIX)
-        if fifo and params.message_group_id is None:
-            return TaskResult.failure(ctx.task_name, "a FIFO topic needs message_group_id")
-        message = outgoing(ctx, params.message, params.message_group_id, fifo)
-        refused = too_large(ctx, "the message", message.size())
-        if refused is not None:
-            return refused
+        message = fifo_checked(ctx, params, topic_arn.endswith(FIFO_SUFFIX), "topic")
+        if isinstance(message, TaskResult):
+            return message
 
         def send() -> dict[str, Any]:
             return messaging.publish(topic_arn, message, subject).output()
