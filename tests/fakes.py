@@ -76,6 +76,7 @@ class Store:
                     budget=record.budget,
                     merged=record.merged,
                     predecessor=record.predecessor,
+                    awaited=record.awaited if record.wait_until is not None else None,
                 )
             )
 
@@ -271,6 +272,16 @@ class FakeRuns:
 
     def delete(self, ref: RunRef) -> None:
         self._store.runs.pop((ref.execution_id, ref.seq, ref.task_name), None)
+
+
+class StaticKeys:
+    """`CallbackKeys` with a fixed key."""
+
+    def __init__(self, key: bytes = b"k" * 32) -> None:
+        self._key = key
+
+    def key(self) -> bytes:
+        return self._key
 
 
 class FakeCompletions:
@@ -576,6 +587,7 @@ class FakePayloads:
 def _conforms(store: Store) -> None:
     """mypy checks that the fakes are the ports (`make typecheck` includes this file)."""
     from flowcore.ports import (
+        CallbackKeys,
         Completions,
         ExecutionRepository,
         FailedBatches,
@@ -594,4 +606,5 @@ def _conforms(store: Store) -> None:
     results: ResultRepository = FakeResults(store)
     payloads: PayloadStore = FakePayloads()
     completions: Completions = FakeCompletions(store)
-    del runs, executions, flows, timers, batches, results, payloads, completions
+    keys: CallbackKeys = StaticKeys()
+    del keys, runs, executions, flows, timers, batches, results, payloads, completions

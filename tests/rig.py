@@ -25,6 +25,7 @@ from tests.fakes import (
     FakeResults,
     FakeRuns,
     FakeTimers,
+    StaticKeys,
     Store,
 )
 
@@ -80,6 +81,7 @@ class Rig:
             results=self.results,
             payloads=self.payloads,
             completions=FakeCompletions(self.store),
+            callback_keys=StaticKeys(),
         )
 
     def start(self, definition: dict[str, Any], execution_input: dict[str, Any] | None = None) -> str:

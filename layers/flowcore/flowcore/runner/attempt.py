@@ -64,7 +64,8 @@ class Attempts:
         task = flow.tasks[ref.task_name]
         task_type = self._registry.get(task.type)
         guard = dispatch.guard
-        if task_type is not None and (task_type.needs_claim or task.timeout_seconds):
+        # A task that awaits ends its attempt at once (its `timeout_seconds` bounds the wait, through the timer).
+        if task_type is not None and not awaits(task, task_type) and (task_type.needs_claim or task.timeout_seconds):
             token = uuid.uuid4().hex
             lease_until = int(self._clock()) + (task.timeout_seconds or self._lease_seconds) + LEASE_MARGIN_SECONDS
             self._runs.claim(ref, guard, token, lease_until)
