@@ -43,44 +43,21 @@ class StepFunctionsTimers:
 
     def redispatch(self, ref: RunRef, attempt: int, delay_seconds: float, next_attempt: int | None = None) -> None:
         following = attempt + 1 if next_attempt is None else next_attempt
-        sort_key = keys.run_sk_of(ref)
-        self._start(
-            timer_name("redispatch", ref.execution_id, sort_key, attempt, following),
-            {
-                "action": "redispatch",
-                "pk": keys.execution_pk(ref.execution_id),
-                "sk": sort_key,
-                "attempt": str(attempt),
-                "next_attempt": str(following),
-            },
-            delay_seconds,
-        )
+        self._run_timer("redispatch", ref, attempt, {"next_attempt": str(following)}, delay_seconds)
 
     def expire(self, ref: RunRef, attempt: int, wait_until: int, delay_seconds: float) -> None:
-        sort_key = keys.run_sk_of(ref)
-        self._start(
-            timer_name("expire", ref.execution_id, sort_key, attempt, wait_until),
-            {
-                "action": "expire",
-                "pk": keys.execution_pk(ref.execution_id),
-                "sk": sort_key,
-                "attempt": str(attempt),
-                "wait_until": str(wait_until),
-            },
-            delay_seconds,
-        )
+        self._run_timer("expire", ref, attempt, {"wait_until": str(wait_until)}, delay_seconds)
 
     def reclaim(self, ref: RunRef, attempt: int, claim: str, delay_seconds: float) -> None:
+        self._run_timer("reclaim", ref, attempt, {"claim": claim}, delay_seconds)
+
+    def _run_timer(self, action: str, ref: RunRef, attempt: int, detail: dict[str, str], delay_seconds: float) -> None:
+        """A timer whose write is conditional on the run at `attempt` (and `detail`), named after all of them."""
         sort_key = keys.run_sk_of(ref)
         self._start(
-            timer_name("reclaim", ref.execution_id, sort_key, attempt, claim),
-            {
-                "action": "reclaim",
-                "pk": keys.execution_pk(ref.execution_id),
-                "sk": sort_key,
-                "attempt": str(attempt),
-                "claim": claim,
-            },
+            timer_name(action, ref.execution_id, sort_key, attempt, *detail.values()),
+            {"action": action, "pk": keys.execution_pk(ref.execution_id), "sk": sort_key, "attempt": str(attempt)}
+            | detail,
             delay_seconds,
         )
 
