@@ -143,3 +143,24 @@ def test_tasks_that_do_not_await_take_no_callback_fields(harness: Harness) -> No
     assert answer.status == 422
     fields = {detail["field"] for detail in answer.json()["error"]["details"]}
     assert fields == {"tasks[0].wait_for_callback", "tasks[0].heartbeat_seconds", "tasks[0].timeout_seconds"}
+
+
+def test_a_retried_run_takes_a_new_token_and_the_old_one_is_spent(harness: Harness) -> None:
+    execution_id, first = _waiting(harness, retry={"max_attempts": 2, "interval_seconds": 0})
+    assert harness.request("POST", first["url"], {"outcome": "failure", "error": "not yet"}).status == 200
+    harness.drain()
+
+    second = harness.status(execution_id)["task_results"]["approve"]
+    assert (second["status"], second["attempts"]) == ("WAITING", 2)
+    assert second["callback"]["token"] != first["token"]
+    stale = harness.request("POST", first["url"], {"outcome": "success", "output": {"by": "ana"}})
+    assert stale.status == 409
+    assert stale.json()["error"]["message"] == (
+        "the task run moved on to attempt 2; this token was issued for attempt 1"
+    )
+    assert (
+        harness.request("POST", second["callback"]["url"], {"outcome": "success", "output": {"by": "ana"}}).status
+        == 200
+    )
+    harness.drain()
+    assert harness.status(execution_id)["task_results"]["pay"]["output"] == {"approved_by": "ana"}

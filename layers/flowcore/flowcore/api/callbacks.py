@@ -105,7 +105,7 @@ class CallbackService:
         now = self._runs.get(claims.ref)
         first = _same_token(now, claims)
         if first is None or first.completion is None:
-            raise Conflict(_moved_on(now))
+            raise Conflict(_moved_on(now, claims))
         earlier = first.completion
         if earlier.succeeded == completion.succeeded and _same_content(earlier, stored):
             return _answer(claims, earlier if earlier.output_ref is None else completion)
@@ -118,13 +118,13 @@ class CallbackService:
         awaited = run.awaited
         assert awaited is not None
         if run.status is not TaskStatus.WAITING or awaited.completion is not None:
-            raise Conflict(_moved_on(run))
+            raise Conflict(_moved_on(run, claims))
         now = self._clock()
         deadline = run.wait_until
         if awaited.heartbeat_seconds is not None:
             deadline = awaited.deadline(now)
             if not self._completions.heartbeat(claims.ref, claims.attempt, claims.nonce, deadline):
-                raise Conflict(_moved_on(self._runs.get(claims.ref)))
+                raise Conflict(_moved_on(self._runs.get(claims.ref), claims))
             self._timers.expire(claims.ref, claims.attempt, deadline, max(0.0, deadline - now))
         return {
             "execution_id": claims.ref.execution_id,
@@ -139,10 +139,10 @@ class CallbackService:
             raise CallbacksUnavailable("callbacks are not configured in this deployment (no signing key)")
         claims = read_token(self._keys.key(), token)
         run = self._runs.get(claims.ref) if claims is not None else None
-        if claims is None or run is None or run.awaited is None:
+        if claims is None or run is None:
             raise NotFound("no task run waits for this callback token")
-        if _same_token(run, claims) is None:
-            raise Conflict(_moved_on(run))
+        if _same_token(run, claims) is None:  # a token this deployment issued, for an attempt that is over
+            raise Conflict(_moved_on(run, claims))
         return claims, run
 
     def _kept(self, claims: TokenClaims, completion: Completion) -> Completion:
@@ -169,11 +169,11 @@ def _same_content(earlier: Completion, stored: Completion) -> bool:
     return encoded(earlier.output) == encoded(stored.output) and earlier.error == stored.error
 
 
-def _moved_on(run: RunRecord | None) -> str:
+def _moved_on(run: RunRecord | None, claims: TokenClaims) -> str:
     if run is None:
         return "the task run this token was issued for is gone"
-    if run.status is TaskStatus.WAITING:
-        return f"the task run moved on to attempt {run.attempt}; this token was issued for an earlier one"
+    if run.attempt != claims.attempt:
+        return f"the task run moved on to attempt {run.attempt}; this token was issued for attempt {claims.attempt}"
     detail = f": {run.error}" if run.error else ""
     return f"the task run no longer waits for this token (it is {run.status}{detail})"
 
