@@ -186,3 +186,30 @@ def test_a_reference_whose_payload_was_not_saved_is_named_when_the_stack_starts(
     assert any("1 reference(s) to payloads that were not saved" in line for line in warnings), warnings
     assert status["input_ref"] == document["input_ref"]
     assert download.status == 404
+
+
+def test_a_callback_token_handed_out_before_a_restart_completes_its_run_after_it(tmp_path: Path) -> None:
+    approval = {
+        "id": "approval-across-restarts",
+        "name": "approval",
+        "start_task": "approve",
+        "tasks": [{"name": "approve", "type": "callback", "timeout_seconds": 3600}, {"name": "after"}],
+        "conditions": [{"source_task": "approve", "outcome": "success", "target_task_success": "after"}],
+    }
+    with stack(tmp_path) as first:
+        client = Client(first.url)
+        execution_id = client.start(approval)
+        deadline = time.monotonic() + 20
+        while (ticket := client.request("GET", f"/executions/{execution_id}").json()["task_results"]).get(
+            "approve", {}
+        ).get("callback") is None:
+            assert time.monotonic() < deadline, ticket
+            time.sleep(0.05)
+        url = ticket["approve"]["callback"]["url"]
+
+    with stack(tmp_path) as second:
+        client = Client(second.url)
+        answer = client.request("POST", url, {"outcome": "success", "output": {"by": "ana"}})
+        assert answer.status == 200, answer.json()
+        document = client.wait_for_end(execution_id)
+        assert (document["status"], document["path"]) == ("COMPLETED", ["approve", "after"])
