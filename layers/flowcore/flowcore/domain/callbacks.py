@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flowcore.domain.payloads import PayloadRef
+
 #: What a completion may carry inline on its run, as compact JSON; a larger output goes to the payload store.
 MAX_INLINE_COMPLETION_BYTES = 32_000
 #: A run that names no deadline still ends within the timer's reach (a Standard state machine's year).
@@ -24,7 +26,7 @@ class Completion:
     output: Any = None
     error: str | None = None
     at: str | None = None  # when it was recorded
-    output_ref: Any = None  # a `PayloadRef` when the output was too large to sit on the run
+    output_ref: PayloadRef | None = None  # set instead of `output` when that was too large to sit on the run
 
 
 @dataclass(frozen=True, slots=True)
