@@ -9,17 +9,20 @@ SAM_VENV := $(VENV)/sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PYTEST_ARGS ?=
 # `make fuzz`: schemathesis cases per operation and phase (`make test` runs 25, tests/e2e/test_fuzz.py).
 FUZZ_EXAMPLES ?= 500
 # Lambda puts the layer's code on the path (/opt/python); here the layer is a folder of the checkout.
 export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
-.PHONY: help run test lint typecheck sam-check unit faults fuzz soak bench clean
+.PHONY: help run test lint typecheck sam-check template-check unit faults fuzz soak bench clean
 
 help:
 	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto; data in .local-data/"
-	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
+	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, cfn-lint, checkov, and the whole test suite"
+	@echo "make template-check - cfn-lint and checkov on template.yaml (.cfnlintrc.yaml, .checkov.yaml)"
 	@echo "make faults - the fault-injection suite alone"
 	@echo "make fuzz   - a longer schemathesis run (every check) against a local stack of its own (FUZZ_EXAMPLES=500)"
 	@echo "make soak   - the local stack under a day's load for a few minutes: asserts it stays under 1 GB RSS"
@@ -34,6 +37,11 @@ $(STAMP): requirements-dev.txt constraints.txt
 $(SAM_STAMP): requirements-sam.txt constraints-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt -c constraints-sam.txt
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
 run: $(STAMP)
@@ -52,6 +60,11 @@ sam-check: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
 	SAM_CLI_TELEMETRY=0 $(SAM) build
 
+# Every finding fails the build; one that does not apply is suppressed on its resource, with its reason.
+template-check: $(SAM_STAMP) $(CHECKOV_STAMP)
+	$(SAM_VENV)/bin/cfn-lint
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
@@ -61,7 +74,7 @@ faults: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.e2e.fuzz --max-examples $(FUZZ_EXAMPLES)
 
-test: lint typecheck sam-check
+test: lint typecheck sam-check template-check
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 soak: $(STAMP)
