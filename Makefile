@@ -17,16 +17,16 @@ FUZZ_EXAMPLES ?= 500
 # Lambda puts the layer's code on the path (/opt/python); here the layer is a folder of the checkout.
 export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
-.PHONY: help run test lint typecheck sam-check template-check unit faults fuzz soak bench clean
+.PHONY: help run test lint typecheck sam-check unit faults fuzz soak bench clean
 
 help:
 	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto; data in .local-data/"
-	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, cfn-lint, checkov, and the whole test suite"
-	@echo "make template-check - cfn-lint and checkov on template.yaml (.cfnlintrc.yaml, .checkov.yaml)"
+	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
 	@echo "make faults - the fault-injection suite alone"
 	@echo "make fuzz   - a longer schemathesis run (every check) against a local stack of its own (FUZZ_EXAMPLES=500)"
 	@echo "make soak   - the local stack under a day's load for a few minutes: asserts it stays under 1 GB RSS"
 	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
+	@echo "make template-check - cfn-lint and checkov on template.yaml (.cfnlintrc.yaml, .checkov.yaml); part of make test"
 
 $(STAMP): requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), f"Python 3.13 is needed, {sys.version.split()[0]} found"'
@@ -61,6 +61,7 @@ sam-check: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM) build
 
 # Every finding fails the build; one that does not apply is suppressed on its resource, with its reason.
+.PHONY: template-check
 template-check: $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(SAM_VENV)/bin/cfn-lint
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
