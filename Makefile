@@ -60,12 +60,6 @@ sam-check: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
 	SAM_CLI_TELEMETRY=0 $(SAM) build
 
-# Every finding fails the build; one that does not apply is suppressed on its resource, with its reason.
-.PHONY: template-check
-template-check: $(SAM_STAMP) $(CHECKOV_STAMP)
-	$(SAM_VENV)/bin/cfn-lint
-	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
-
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
@@ -83,6 +77,12 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Every finding fails the build; one that does not apply is suppressed on its resource, with its reason.
+.PHONY: template-check
+template-check: $(SAM_STAMP) $(CHECKOV_STAMP)
+	$(SAM_VENV)/bin/cfn-lint
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
