@@ -9,6 +9,8 @@ SAM_VENV := $(VENV)/sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PYTEST_ARGS ?=
 # `make fuzz`: schemathesis cases per operation and phase (`make test` runs 25, tests/e2e/test_fuzz.py).
 FUZZ_EXAMPLES ?= 500
@@ -24,6 +26,7 @@ help:
 	@echo "make fuzz   - a longer schemathesis run (every check) against a local stack of its own (FUZZ_EXAMPLES=500)"
 	@echo "make soak   - the local stack under a day's load for a few minutes: asserts it stays under 1 GB RSS"
 	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
+	@echo "make template-check - cfn-lint and checkov on template.yaml (.cfnlintrc.yaml, .checkov.yaml); part of make test"
 
 $(STAMP): requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), f"Python 3.13 is needed, {sys.version.split()[0]} found"'
@@ -34,6 +37,11 @@ $(STAMP): requirements-dev.txt constraints.txt
 $(SAM_STAMP): requirements-sam.txt constraints-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt -c constraints-sam.txt
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
 run: $(STAMP)
@@ -61,7 +69,7 @@ faults: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.e2e.fuzz --max-examples $(FUZZ_EXAMPLES)
 
-test: lint typecheck sam-check
+test: lint typecheck sam-check template-check
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 soak: $(STAMP)
@@ -69,6 +77,12 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Every finding fails the build; one that does not apply is suppressed on its resource, with its reason.
+.PHONY: template-check
+template-check: $(SAM_STAMP) $(CHECKOV_STAMP)
+	$(SAM_VENV)/bin/cfn-lint
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -107,3 +107,18 @@ def stack_spec(path: Path = TEMPLATE) -> StackSpec:
     }
     bucket = _resolved(resources.get("PayloadBucket", {}).get("Properties", {}), parameters)
     return StackSpec(table=table, mapping=mapping, timer_definition=definition, environment=environment, bucket=bucket)
+
+
+def role_statements(document: dict[str, Any], function: str) -> list[tuple[str | None, dict[str, Any]]]:
+    """Each statement of the policies of `function`'s role (its `Role: !GetAtt <role>.Arn`), with the Condition its
+    policy is granted under (None: always)."""
+    role = document["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    found: list[tuple[str | None, dict[str, Any]]] = []
+    for policy in document["Resources"][role]["Properties"].get("Policies", []):
+        condition = None
+        if "Fn::If" in policy:
+            condition, policy, otherwise = policy["Fn::If"]  # noqa: PLW2901 - the policy inside the condition
+            if otherwise != {"Ref": "AWS::NoValue"}:
+                raise ValueError(f"{role}: a conditional policy drops itself when its condition is false")
+        found.extend((condition, statement) for statement in policy["PolicyDocument"]["Statement"])
+    return found

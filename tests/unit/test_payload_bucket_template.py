@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load, stack_spec
+from local.template import load, role_statements, stack_spec
 
 TEMPLATE = load()
 RESOURCES = TEMPLATE["Resources"]
@@ -16,8 +16,7 @@ OBJECTS = {"Fn::Sub": "${PayloadBucket.Arn}/executions/*"}
 
 def s3_statements(function: str) -> list[dict[str, Any]]:
     """The statements of `function`'s policies that grant S3 actions."""
-    policies = RESOURCES[function]["Properties"].get("Policies", [])
-    statements = [entry for policy in policies if "Statement" in policy for entry in policy["Statement"]]
+    statements = [statement for _, statement in role_statements(TEMPLATE, function)]
     return [entry for entry in statements if any(str(action).startswith("s3:") for action in _actions(entry))]
 
 
