@@ -25,6 +25,7 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,20 @@ def _event(name: str) -> dict[str, Any]:
     return event
 
 
+#: Each event in events/ and the check that invokes a function with it; an event without a check fails the run.
+CHECKED_EVENTS = {
+    "api_health.json": "check_api_events",
+    "api_create_flow.json": "check_api_events",
+    "stream_start_execution.json": "check_stream_events",
+    "stream_task_run.json": "check_stream_events",
+}
+
+
+def check_every_event_is_checked() -> None:
+    unchecked = sorted({path.name for path in EVENTS.glob("*.json")} - set(CHECKED_EVENTS))
+    _check(not unchecked, "every event in events/ has a check in tests/sam_local/run.py", unchecked)
+
+
 def check_api_events(sam: Sam, stack: Stack) -> None:
     health = sam.invoke("ApiFunction", _event("api_health.json"))
     _check(health.get("statusCode") == 200, "GET /health answers 200", health)
@@ -317,9 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-tour", action="store_true", help="only the `sam local invoke` checks")
     args = parser.parse_args(argv)
 
+    # `timeout` (make sam-local) stops the run with SIGTERM: unwind, so the network and containers are removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="flow-manager-sam-"))
     try:
+        check_every_event_is_checked()
         with docker_network() as (network, gateway), moto_stack(gateway) as stack:
             env_file = work / "env.json"
             env_file.write_text(json.dumps(stack.env_vars(), indent=2), encoding="utf-8")
