@@ -31,7 +31,10 @@ fi
 
 image="$("$here/image.sh" "$python")"
 cd "$root"
-# The template's functions are arm64; here they run in containers of this machine's architecture (README).
-SAM_CLI_TELEMETRY=0 timeout 600 "$sam" build --parameter-overrides "Architecture=$(uname -m | sed 's/aarch64/arm64/')" \
-  >/dev/null || fail "sam build failed (run it alone to see why)"
-exec timeout 900 "$venv_python" -m tests.sam_local.run --sam "$sam" --image "$image" "$@"
+# The template's functions are arm64; here they run in containers of this machine's architecture (README). Built
+# apart from .aws-sam/build, which `sam deploy` takes: a deploy must never get this machine's binaries.
+build=.aws-sam/sam-local
+SAM_CLI_TELEMETRY=0 timeout 600 "$sam" build --build-dir "$build/build" --cache-dir "$build/cache" \
+  --parameter-overrides "Architecture=$(uname -m | sed 's/aarch64/arm64/')" >/dev/null \
+  || fail "sam build failed (run it alone to see why)"
+exec timeout 900 "$venv_python" -m tests.sam_local.run --sam "$sam" --image "$image" --template "$build/build/template.yaml" "$@"

@@ -161,6 +161,7 @@ class Sam:
     network: str
     env_file: Path
     work: Path
+    template: Path
 
     def environment(self) -> dict[str, str]:
         from local.stack import FAKE_CREDENTIALS
@@ -169,6 +170,8 @@ class Sam:
 
     def common(self) -> list[str]:
         return [
+            "--template",
+            str(self.template),
             "--env-vars",
             str(self.env_file),
             "--invoke-image",
@@ -329,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.sam_local.run", description=__doc__)
     parser.add_argument("--sam", required=True, help="the sam executable")
     parser.add_argument("--image", required=True, help="the image the functions run in (--invoke-image)")
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=ROOT / ".aws-sam" / "sam-local" / "build" / "template.yaml",
+        help="the built template (sam build --build-dir .aws-sam/sam-local/build, as make sam-local does)",
+    )
     parser.add_argument("--skip-tour", action="store_true", help="only the `sam local invoke` checks")
     args = parser.parse_args(argv)
 
@@ -341,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         with docker_network() as (network, gateway), moto_stack(gateway) as stack:
             env_file = work / "env.json"
             env_file.write_text(json.dumps(stack.env_vars(), indent=2), encoding="utf-8")
-            sam = Sam(args.sam, args.image, network, env_file, work)
+            sam = Sam(args.sam, args.image, network, env_file, work, args.template.resolve())
             _say(f"sam-local: moto on {stack.url} (network {network}), image {args.image}")
             check_api_events(sam, stack)
             check_stream_events(sam, stack)
