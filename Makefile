@@ -17,11 +17,12 @@ FUZZ_EXAMPLES ?= 500
 # Lambda puts the layer's code on the path (/opt/python); here the layer is a folder of the checkout.
 export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
-.PHONY: help run test lint typecheck sam-check unit faults fuzz soak bench clean
+.PHONY: help run test lint typecheck sam-check sam-local unit faults fuzz soak bench clean
 
 help:
 	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto; data in .local-data/"
 	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
+	@echo "make sam-local - every function under sam local (Docker; builds a Lambda-like image once) against moto"
 	@echo "make faults - the fault-injection suite alone"
 	@echo "make fuzz   - a longer schemathesis run (every check) against a local stack of its own (FUZZ_EXAMPLES=500)"
 	@echo "make soak   - the local stack under a day's load for a few minutes: asserts it stays under 1 GB RSS"
@@ -59,6 +60,9 @@ typecheck: $(STAMP)
 sam-check: $(SAM_STAMP)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
 	SAM_CLI_TELEMETRY=0 $(SAM) build
+
+sam-local: $(STAMP) $(SAM_STAMP)
+	local/sam/sam-local.sh $(PYTHON) $(SAM) $(BIN)/python
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -436,7 +436,11 @@ class LocalRuntime:
         return config
 
     def _aws_environment(self) -> dict[str, str | None]:
-        no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY") or os.environ.get("no_proxy"), _LOOPBACK]))
+        # The handlers reach moto directly on whatever address it listens on (--host 172.17.0.1 for containers too),
+        # not through a proxy the shell configures.
+        no_proxy = ",".join(
+            filter(None, [os.environ.get("NO_PROXY") or os.environ.get("no_proxy"), _LOOPBACK, self.host])
+        )
         overrides = [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")]
         return {
             **FAKE_CREDENTIALS,

@@ -38,8 +38,10 @@ class LocalStack:
 
     def environment(self) -> dict[str, str]:
         """What the functions' environment holds in the cloud, pointed at these resources."""
+        # The template declares AWS_ENDPOINT_URL empty (for `sam local --env-vars`); here it stays pointed at moto.
+        declared = {name: value for name, value in self.spec.environment.items() if name != "AWS_ENDPOINT_URL"}
         return {
-            **self.spec.environment,
+            **declared,
             "TABLE_NAME": self.table_name,
             "TIMER_STATE_MACHINE_ARN": self.state_machine_arn,
             "PAYLOAD_BUCKET": self.payload_bucket,
