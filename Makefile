@@ -21,7 +21,7 @@ export PYTHONPATH := $(CURDIR)/layers/flowcore:$(CURDIR)
 
 help:
 	@echo "make run    - the local stack: API on http://localhost:3000 (Swagger at /docs), backed by moto; data in .local-data/"
-	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, and the whole test suite"
+	@echo "make test   - lint, import contracts, type checks, sam validate --lint, sam build, cfn-lint and checkov, every function under sam local, and the whole test suite"
 	@echo "make sam-local - every function under sam local (Docker; builds a Lambda-like image once) against moto"
 	@echo "make faults - the fault-injection suite alone"
 	@echo "make fuzz   - a longer schemathesis run (every check) against a local stack of its own (FUZZ_EXAMPLES=500)"
@@ -73,7 +73,7 @@ faults: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.e2e.fuzz --max-examples $(FUZZ_EXAMPLES)
 
-test: lint typecheck sam-check template-check
+test: lint typecheck sam-check template-check sam-local
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 soak: $(STAMP)
