@@ -4,7 +4,21 @@ Its ratio to `import boto3` is what the API would weigh with a router that cost 
 """
 
 from flowcore import observability
-from flowcore.api import body, errors, executions, flows, models, openapi, seed, validation, views
+from flowcore.api import body, errors, executions, flows, identity, models, openapi, seed, validation, views
 from flowcore.wiring import api, shared
 
-MODULES = (observability, body, errors, executions, flows, models, openapi, seed, validation, views, api, shared)
+MODULES = (
+    observability,
+    body,
+    errors,
+    executions,
+    flows,
+    identity,
+    models,
+    openapi,
+    seed,
+    validation,
+    views,
+    api,
+    shared,
+)

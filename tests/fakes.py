@@ -43,6 +43,7 @@ from flowcore.domain.statuses import (
     execution_after,
     execution_sources,
 )
+from flowcore.domain.tenancy import belongs_to
 
 NOW = "2026-01-01T00:00:00.000Z"
 
@@ -381,6 +382,12 @@ class FakeExecutions:
     def get(self, execution_id: str) -> ExecutionRecord | None:
         return self._store.executions.get(execution_id)
 
+    def find_started(self, flow_id: str, idempotency_key: str) -> ExecutionRecord | None:
+        found = [
+            e for e in self._store.executions.values() if (e.flow_id, e.idempotency_key) == (flow_id, idempotency_key)
+        ]
+        return found[0] if found else None
+
     def list_of_flow(
         self, flow_id: str, status: ExecutionStatus | None, limit: int, cursor: str | None
     ) -> tuple[list[ExecutionRecord], str | None]:
@@ -439,8 +446,9 @@ class FakeFlows:
         latest = self.get(flow_id)
         return FlowHead(flow_id, latest.name, latest.version, NOW, NOW)
 
-    def list_heads(self, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
-        latest = {flow_id: self.get(flow_id) for flow_id, _ in self._store.flows}
+    def list_heads(self, tenant: str, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
+        owned = [flow_id for flow_id, _ in self._store.flows if belongs_to(flow_id, tenant)]
+        latest = {flow_id: self.get(flow_id) for flow_id in owned}
         return [FlowHead(f.flow_id, f.name, f.version, NOW, NOW) for f in latest.values()][:limit], None
 
     def delete(self, flow_id: str) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from moto import mock_aws
 
+from flowcore.domain.tenancy import DEV_TENANT, scoped
 from local import moto_patches
 from local.containers import reset_containers
 from local.stack import FAKE_CREDENTIALS
@@ -108,6 +109,19 @@ def documented_data() -> dict[str, tuple[dict[str, Any], str, Any]]:
     return rows
 
 
+ALL_SCOPES = "flows:read flows:write executions:read executions:write"
+
+
+def jwt_authorizer(tenant: str, scopes: str = ALL_SCOPES) -> dict[str, Any]:
+    """`requestContext.authorizer` as API Gateway's JWT authorizer hands it over (every claim a string)."""
+    return {"jwt": {"claims": {"sub": tenant, "scope": scopes}, "scopes": None}}
+
+
+def dev_authorizer() -> dict[str, Any]:
+    """The local stack's one development tenant, with every scope."""
+    return jwt_authorizer(DEV_TENANT)
+
+
 @dataclass
 class Harness:
     """The deployed service, in process: call the API, drain the stream, read the table."""
@@ -119,8 +133,16 @@ class Harness:
     stepfunctions: Any
 
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        authorizer: dict[str, Any] | None = None,
     ) -> Any:
+        """Call the API as API Gateway would, for the caller `authorizer` describes (the development tenant
+        unless given; `{}`: no caller)."""
         from functions.api.app import lambda_handler
         from local.apigw import http_event, http_response
         from local.esm import LambdaContext
@@ -128,9 +150,11 @@ class Harness:
         path, _, query = path.partition("?")
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         all_headers = {"content-type": "application/json", **(headers or {})}
-        return http_response(
-            lambda_handler(http_event(method, path, query, all_headers, payload), LambdaContext("ApiFunction"))
-        )
+        event = http_event(method, path, query, all_headers, payload)
+        identity = dev_authorizer() if authorizer is None else authorizer
+        if identity:
+            event["requestContext"]["authorizer"] = identity
+        return http_response(lambda_handler(event, LambdaContext("ApiFunction")))
 
     def drain(self) -> int:
         return int(self.pump.drain())
@@ -168,7 +192,7 @@ class Harness:
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.stack.table_name,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": keys.execution_pk(execution_id)}},
+            ExpressionAttributeValues={":pk": {"S": keys.execution_pk(scoped(DEV_TENANT, execution_id))}},
         )
         return [plain(item) for page in pages for item in page["Items"]]
 

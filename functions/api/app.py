@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -27,12 +28,14 @@ from flowcore.api.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     error_answer,
     error_body,
 )
 from flowcore.api.executions import DOWNLOAD_SECONDS, ExecutionService
 from flowcore.api.flows import FlowService
 from flowcore.api.history import DEFAULT_HISTORY_RUNS, MAX_HISTORY_RUNS
+from flowcore.api.identity import EXECUTIONS_READ, EXECUTIONS_WRITE, FLOWS_READ, FLOWS_WRITE, Caller, caller_of
 from flowcore.api.models import (
     EXECUTION_ID_PATTERN,
     FLOW_ID_PATTERN,
@@ -53,6 +56,7 @@ SERVICE_VERSION = "1.0.0"
 TITLE = "Flow Manager"
 
 DOCS_PATH = "/docs"
+DOCS_METHOD = "GET"
 
 
 def _read_json(text: str) -> Any:
@@ -71,7 +75,7 @@ class FlowApiResolver(APIGatewayHttpResolver):
 
         generated = super().get_openapi_schema(*args, **kwargs)
         document = generated.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return OpenAPI.model_validate(refine(document))
+        return OpenAPI.model_validate(refine(document, scopes=ROUTE_SCOPES))
 
 
 app = FlowApiResolver(enable_validation=True, json_body_deserializer=_read_json)
@@ -128,7 +132,57 @@ def _error(status: int, code: str, message: str, details: list[dict[str, Any]] |
 @app.exception_handler(FlowError)
 def handle_flow_error(error: FlowError) -> Response[Any]:
     status, answer = error_answer(error)
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=answer)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=answer, headers=_error_headers(error)
+    )
+
+
+def _error_headers(error: FlowError) -> dict[str, str]:
+    if isinstance(error, TooManyRequests):
+        return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, MethodNotAllowed):
+        return {"Allow": ", ".join(error.allow)}
+    return {}
+
+
+# -- who may call what ----------------------------------------------------------------------------
+
+#: Answered to anyone: API Gateway runs no authorizer on these two routes either.
+PUBLIC_ROUTES = frozenset({("GET", "/"), ("GET", "/health")})
+_FLOWS_READ = frozenset({FLOWS_READ})
+_FLOWS_WRITE = frozenset({FLOWS_WRITE})
+_EXECUTIONS_READ = frozenset({EXECUTIONS_READ})
+_EXECUTIONS_WRITE = frozenset({EXECUTIONS_WRITE})
+#: The scopes each route needs (by method and path as the routes below spell them). A route not listed here is
+#: refused to every caller (403): a new route must say who may call it. The documents need a caller, no scope.
+ROUTE_SCOPES: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/flow/create"): frozenset({FLOWS_WRITE, EXECUTIONS_WRITE}),
+    ("POST", "/flow/execute"): _EXECUTIONS_WRITE,
+    ("GET", "/flow/<execution_id>/status"): _EXECUTIONS_READ,
+    ("DELETE", "/flow/<execution_id>"): _EXECUTIONS_WRITE,
+    ("POST", "/flows"): _FLOWS_WRITE,
+    ("GET", "/flows"): _FLOWS_READ,
+    ("GET", "/flows/<flow_id>"): _FLOWS_READ,
+    ("DELETE", "/flows/<flow_id>"): _FLOWS_WRITE,
+    ("POST", "/flows/<flow_id>/executions"): _EXECUTIONS_WRITE,
+    ("GET", "/executions"): _EXECUTIONS_READ,
+    ("GET", "/executions/<execution_id>"): _EXECUTIONS_READ,
+    ("GET", "/executions/<execution_id>/history"): _EXECUTIONS_READ,
+    ("GET", "/executions/<execution_id>/flow"): _EXECUTIONS_READ,
+    ("GET", "/executions/<execution_id>/payloads/<sha256>"): _EXECUTIONS_READ,
+    ("POST", "/executions/<execution_id>/cancel"): _EXECUTIONS_WRITE,
+    ("DELETE", "/executions/<execution_id>"): _EXECUTIONS_WRITE,
+    ("POST", "/callbacks/<token>"): _EXECUTIONS_WRITE,
+    ("POST", "/callbacks/<token>/heartbeat"): _EXECUTIONS_WRITE,
+    ("GET", "/openapi.json"): frozenset(),
+    (DOCS_METHOD, DOCS_PATH): frozenset(),
+}
+
+
+def caller() -> Caller:
+    """The caller of the route being answered (set by `lambda_handler` before any route runs)."""
+    found: Caller = app.context["caller"]
+    return found
 
 
 @app.exception_handler(RequestValidationError)
@@ -194,7 +248,7 @@ def health() -> dict[str, Any]:
 def seed_create(
     definition: Annotated[FlowDefinition, Body(description=WRAPPED)],
 ) -> dict[str, Any]:
-    flow, _ = flow_service().save(definition)
+    flow, _ = flow_service().save(caller().tenant, definition)
     execution, _ = execution_service().create(flow, None, start=False)
     return seed.created(execution, flow)
 
@@ -210,9 +264,9 @@ def seed_execute(request: Annotated[ExecuteRequest, Body()]) -> dict[str, Any]:
         raise BadRequest("give either execution_id, or flow_id with an optional input; not both")
     if request.execution_id:
         with seed.execution_named(request.execution_id):
-            execution = execution_service().start(request.execution_id)
+            execution = execution_service().start(caller().execution(request.execution_id))
     elif request.flow_id:
-        flow = flow_service().get(request.flow_id)
+        flow = flow_service().get(caller().flow(request.flow_id))
         execution, _ = execution_service().create(flow, request.input, start=True)
     else:
         raise BadRequest("give execution_id, or flow_id with an optional input")
@@ -227,7 +281,7 @@ def seed_execute(request: Annotated[ExecuteRequest, Body()]) -> dict[str, Any]:
 )
 def seed_status(execution_id: ExecutionId) -> dict[str, Any]:
     with seed.execution_named(execution_id):
-        return execution_service().status(execution_id)
+        return execution_service().status(caller().execution(execution_id))
 
 
 @app.delete(
@@ -238,7 +292,7 @@ def seed_status(execution_id: ExecutionId) -> dict[str, Any]:
 )
 def seed_delete(execution_id: ExecutionId) -> dict[str, Any]:
     with seed.execution_named(execution_id):
-        execution_service().delete(execution_id)
+        execution_service().delete(caller().execution(execution_id))
     return seed.deleted(execution_id)
 
 
@@ -254,7 +308,7 @@ def seed_delete(execution_id: ExecutionId) -> dict[str, Any]:
 def create_flow(
     definition: Annotated[FlowDefinition, Body(description='Flat, or wrapped as {"flow": {...}}')],
 ) -> Response[Any]:
-    flow, created = flow_service().save(definition)
+    flow, created = flow_service().save(caller().tenant, definition)
     return _answer({**flow_summary(flow), "created": created}, HTTPStatus.CREATED if created else OK)
 
 
@@ -265,7 +319,7 @@ def create_flow(
     responses=answers({OK: ("FlowPage", "A page of flows")}, 400, 422, *STORE_ERRORS),
 )
 def list_flows(limit: Limit = 25, cursor: Cursor = None) -> dict[str, Any]:
-    flows, next_cursor = flow_service().list_flows(limit, cursor)
+    flows, next_cursor = flow_service().list_flows(caller().tenant, limit, cursor)
     return {"flows": [flow_listed(head) for head in flows], "next_cursor": next_cursor}
 
 
@@ -276,7 +330,7 @@ def list_flows(limit: Limit = 25, cursor: Cursor = None) -> dict[str, Any]:
     responses=answers({OK: ("FlowVersion", "The version")}, 404, 422, *STORE_ERRORS),
 )
 def get_flow(flow_id: FlowId, version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
-    flow = flow_service().get(flow_id, version)
+    flow = flow_service().get(caller().flow(flow_id), version)
     return {**flow_summary(flow), "definition": flow.definition.document}
 
 
@@ -287,7 +341,7 @@ def get_flow(flow_id: FlowId, version: Annotated[int | None, Query(ge=1)] = None
     responses=answers({OK: ("FlowDeleted", "Deleted")}, 404, 409, 422, *STORE_ERRORS),
 )
 def delete_flow(flow_id: FlowId) -> dict[str, Any]:
-    flow_service().delete(flow_id)
+    flow_service().delete(caller().flow(flow_id))
     return {"message": f"Flow {flow_id} deleted", "flow_id": flow_id}
 
 
@@ -302,7 +356,7 @@ def start_flow(
     request: Annotated[StartRequest | None, Body()] = None,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=128)] = None,
 ) -> Response[Any]:
-    flow = flow_service().get(flow_id)
+    flow = flow_service().get(caller().flow(flow_id))
     execution, created = execution_service().create(flow, request.input if request else None, True, idempotency_key)
     return _answer(execution_summary(execution), ACCEPTED if created else OK)
 
@@ -319,7 +373,7 @@ def list_executions(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    executions, next_cursor = execution_service().list_executions(flow_id, status, limit, cursor)
+    executions, next_cursor = execution_service().list_executions(caller().flow(flow_id), status, limit, cursor)
     return {"executions": [execution_summary(e) for e in executions], "next_cursor": next_cursor}
 
 
@@ -330,7 +384,7 @@ def list_executions(
     responses=answers(STATUS, 404, 422, *STORE_ERRORS),
 )
 def get_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return execution_service().status(execution_id)
+    return execution_service().status(caller().execution(execution_id))
 
 
 @app.get(
@@ -344,7 +398,7 @@ def get_history(
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_RUNS, description="Task runs per page")] = DEFAULT_HISTORY_RUNS,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    return execution_service().history(execution_id, limit, cursor)
+    return execution_service().history(caller().execution(execution_id), limit, cursor)
 
 
 @app.get(
@@ -354,7 +408,7 @@ def get_history(
     responses=answers({OK: ("FlowVersion", "The version")}, 404, 422, *STORE_ERRORS),
 )
 def get_execution_flow(execution_id: ExecutionId) -> dict[str, Any]:
-    flow = execution_service().flow_of(execution_id)
+    flow = execution_service().flow_of(caller().execution(execution_id))
     return {**flow_summary(flow), "definition": flow.definition.document}
 
 
@@ -375,7 +429,7 @@ def get_execution_flow(execution_id: ExecutionId) -> dict[str, Any]:
     ),
 )
 def download_payload(execution_id: ExecutionId, sha256: Sha256) -> Response[Any]:
-    ref, url = execution_service().payload(execution_id, sha256)
+    ref, url = execution_service().payload(caller().execution(execution_id), sha256)
     link = {"url": url, "expires_in": DOWNLOAD_SECONDS, "size": ref.size, "sha256": ref.sha256}
     # The link carries a signature (and the function's session token) for its lifetime: no cache keeps it.
     return Response(
@@ -393,7 +447,7 @@ def download_payload(execution_id: ExecutionId, sha256: Sha256) -> Response[Any]
     responses=answers({OK: ("ExecutionSummary", "Cancelled")}, 404, 409, 422, *STORE_ERRORS),
 )
 def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    return execution_summary(execution_service().cancel(execution_id))
+    return execution_summary(execution_service().cancel(caller().execution(execution_id)))
 
 
 @app.delete(
@@ -403,7 +457,7 @@ def cancel_execution(execution_id: ExecutionId) -> dict[str, Any]:
     responses=answers({OK: ("ExecutionDeleted", "Deleted")}, 404, 422, *STORE_ERRORS),
 )
 def delete_execution(execution_id: ExecutionId) -> dict[str, Any]:
-    removed = execution_service().delete(execution_id)
+    removed = execution_service().delete(caller().execution(execution_id))
     return {
         "message": f"Execution {execution_id} deleted",
         "execution_id": execution_id,
@@ -428,7 +482,8 @@ def openapi_document() -> Response[Any]:
     responses=answers({OK: ("CallbackAnswer", "The completion that holds")}, *BODY_ERRORS, 404, 409, *STORE_ERRORS),
 )
 def complete_callback(token: CallbackToken, request: Annotated[CallbackRequest, Body()]) -> dict[str, Any]:
-    return callback_service().complete(token, request.outcome == "success", request.output, request.error)
+    succeeded = request.outcome == "success"
+    return callback_service().complete(caller().tenant, token, succeeded, request.output, request.error)
 
 
 @app.post(
@@ -438,35 +493,49 @@ def complete_callback(token: CallbackToken, request: Annotated[CallbackRequest, 
     responses=answers({OK: ("HeartbeatAnswer", "The run's new deadline")}, 404, 409, 422, *STORE_ERRORS),
 )
 def heartbeat_callback(token: CallbackToken) -> dict[str, Any]:
-    return callback_service().heartbeat(token)
+    return callback_service().heartbeat(caller().tenant, token)
 
 
 # -- the door: what API Gateway's `ANY /{proxy+}` route sends that no route takes -------------------
 
 
-def _route_methods(path: str) -> dict[str, bool]:
-    """The methods `path` has a route for, and whether that route reads a JSON body. Matched with the
-    resolver's own compiled rules (powertools has no public lookup). A path a literal route spells out is that
-    route's (`/flow/create`), not a value of another route's parameter (`/flow/{execution_id}`)."""
+def _routes_of(path: str) -> dict[str, Any]:
+    """The routes `path` has, by method. Matched with the resolver's own compiled rules (powertools has no
+    public lookup). A path a literal route spells out is that route's (`/flow/create`), not a value of another
+    route's parameter (`/flow/{execution_id}`)."""
     for routes in (app._static_routes, app._dynamic_routes):
-        found = {route.method: bool(route.dependant.body_params) for route in routes if route.rule.match(path)}
+        found = {route.method: route for route in routes if route.rule.match(path)}
         if found:
             return found
     return {}
 
 
 def _refused(event: dict[str, Any]) -> FlowError | None:
-    """Why the request cannot reach a route, if it cannot: a path no route has (404), a method the path does
-    not have (405), or a body its route would read that is over the limit (413), not sent as JSON (415) or
-    not UTF-8 (400). Routes that read no body ignore one."""
+    """Why the request cannot reach a route, if it cannot, in the order API Gateway and the function would
+    find it: no caller the authorizer vouched for (401; a public route needs none), a path no route has (404),
+    a method the path does not have (405), a scope the caller lacks (403), or a body its route would read that
+    is over the limit (413), not sent as JSON (415) or not UTF-8 (400). Routes that read no body ignore one.
+    The caller of a route that may run is in `app.context` (`caller()`)."""
     request = APIGatewayProxyEventV2(event)
-    methods = _route_methods(request.path)
-    if not methods:
+    public = (request.http_method, request.path) in PUBLIC_ROUTES
+    try:
+        who = None if public else _caller_of(event)
+    except FlowError as error:
+        return error
+    routes = _routes_of(request.path)
+    if not routes:
         return NotFound(f"no route matches {request.path}")
-    if request.http_method not in methods:
-        return MethodNotAllowed(request.http_method, request.path, sorted(methods))
+    route = routes.get(request.http_method)
+    if route is None:
+        return MethodNotAllowed(request.http_method, request.path, sorted(routes))
+    if who is not None:
+        try:
+            who.require(ROUTE_SCOPES.get((route.method, route.path), _UNLISTED))
+        except FlowError as error:
+            return error
+        app.context["caller"] = who
     size = _body_size(event)
-    if methods[request.http_method] and size:
+    if route.dependant.body_params and size:
         if size > MAX_BODY_BYTES:
             # Refused before parsing: a body this large is never read into models.
             return PayloadTooLarge(f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
@@ -497,11 +566,19 @@ def _body_size(event: dict[str, Any]) -> int:
     return len(raw.encode()) if isinstance(raw, str) else len(raw)
 
 
+def _caller_of(event: dict[str, Any]) -> Caller:
+    sam_local = os.environ.get("AWS_SAM_LOCAL") == "true"  # set by `sam local` in its containers, nowhere else
+    return caller_of(event.get("requestContext") or {}, wiring.tenant_claim(), sam_local)
+
+
+#: What a route missing from ROUTE_SCOPES needs: a scope no caller has (it is refused to everyone).
+_UNLISTED = frozenset({"route-not-authorized"})
+
+
 def _refusal(error: FlowError) -> dict[str, Any]:
+    app.context.pop("caller", None)  # a refused request leaves no caller behind for the next one
     status, answer = error_answer(error)
-    headers = {"Content-Type": content_types.APPLICATION_JSON}
-    if isinstance(error, MethodNotAllowed):
-        headers["Allow"] = ", ".join(error.allow)
+    headers = {"Content-Type": content_types.APPLICATION_JSON, **_error_headers(error)}
     return {"statusCode": status, "headers": headers, "body": answer, "isBase64Encoded": False}
 
 

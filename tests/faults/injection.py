@@ -322,6 +322,7 @@ def audit_stream(harness: Harness) -> dict[str, int]:
     """
     from flowcore.adapters.dynamodb import keys
     from flowcore.adapters.dynamodb.values import plain
+    from flowcore.domain import tenancy
 
     histories: dict[tuple[str, str], list[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]] = defaultdict(list)
     for record in stream_records(harness):
@@ -334,11 +335,13 @@ def audit_stream(harness: Harness) -> dict[str, int]:
     problems: list[str] = []
     runs = executions = 0
     for (pk, sk), history in histories.items():
-        name = f"{keys.execution_id_of(pk)[:8]}/{sk}"
+        if not keys.is_execution_pk(pk):
+            continue  # flows, idempotency keys and quota counters follow no run's or execution's rules
+        name = f"{tenancy.shown(keys.execution_id_of(pk))[:8]}/{sk}"
         if keys.is_run_sk(sk):
             runs += 1
             problems += _audit_run(name, history)
-        elif sk == keys.META and pk.startswith(keys.EXECUTION_PREFIX):
+        elif sk == keys.META:
             executions += 1
             problems += _audit_execution(name, history)
     if problems:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowcore.adapters.dynamodb import keys
+from flowcore.domain.tenancy import DEV_TENANT, scoped
 from tests.faults import flows
 from tests.faults.injection import (
     AFTER,
@@ -314,7 +315,7 @@ def _corrupt_flow(harness: Harness, flow_id: str) -> None:
     """Make a flow's stored version unreadable: every dispatch of its executions fails, every time."""
     harness.dynamodb.update_item(
         TableName=harness.stack.table_name,
-        Key={"pk": {"S": keys.flow_pk(flow_id)}, "sk": {"S": keys.version_sk(1)}},
+        Key={"pk": {"S": keys.flow_pk(scoped(DEV_TENANT, flow_id))}, "sk": {"S": keys.version_sk(1)}},
         UpdateExpression="SET #definition = :bad",
         ExpressionAttributeNames={"#definition": "definition"},
         ExpressionAttributeValues={":bad": {"S": "{not json"}},
@@ -339,7 +340,7 @@ def poison_record_in_the_middle_of_a_batch(harness: Harness) -> str:
     batch = next(records for records, _ in driver.invocations if len(records) == 3)
     first = next(response for records, response in driver.invocations if records is batch)
     numbers = [execution_of(record) for record in batch]
-    assert numbers == [f"EXEC#{healthy}", f"EXEC#{poisoned}", f"EXEC#{after}"], numbers
+    assert numbers == [keys.execution_pk(scoped(DEV_TENANT, e)) for e in (healthy, poisoned, after)], numbers
     reported = [failure["itemIdentifier"] for failure in first["batchItemFailures"]]
     assert reported == [batch[1]["dynamodb"]["SequenceNumber"]], reported
     assert driver.pump.stats.batches_failed_over == 1
@@ -696,7 +697,7 @@ def a_child_ending_while_its_parent_is_redelivered(harness: Harness) -> str:
     finally:
         driver.close()
     assert_same(_child_ids_masked(outcome(harness, execution_id)), _child_ids_masked(expected), "parent")
-    children = [item for item in _execution_items(harness) if item.get("parent_id") == execution_id]
+    children = [item for item in _execution_items(harness) if item.get("parent_id") == f"{DEV_TENANT}/{execution_id}"]
     assert len(children) == 1, f"{len(children)} children"
     return f"one child, the parent COMPLETED as without faults; {_settled(harness)}"
 

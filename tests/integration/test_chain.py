@@ -183,7 +183,7 @@ def test_a_start_record_that_always_fails_ends_its_execution_failed(
     poisoned = harness.request("POST", "/flows/flow123/executions", {}).json()["execution_id"]
 
     def poison(self: TaskRunner, dispatch: Any, remaining_ms: Any = None) -> str:
-        if dispatch.execution_id == poisoned:
+        if dispatch.execution_id == f"dev/{poisoned}":
             raise RuntimeError("poison")
         return original(self, dispatch, remaining_ms)
 

@@ -58,7 +58,7 @@ def test_a_forged_executions_cursor_is_400(harness: Harness) -> None:
         # the table's key only: no index keys
         {"pk": "EXEC-x", "sk": "META"},
     ]:
-        cursor = forged(position, "executions:flow123:")
+        cursor = forged(position, "executions:dev/flow123:")
         assert "position" in refused(harness, f"/executions?flow_id=flow123&cursor={cursor}")
 
 
@@ -67,7 +67,12 @@ def test_a_forged_cursor_naming_a_real_position_of_the_same_query_pages_from_the
 
     for flow_id in ("a-flow", "b-flow", "c-flow"):
         harness.request("POST", "/flows", sample(flow_id))
-    position = {"pk": keys.flow_pk("a-flow"), "sk": keys.HEAD, "gsi1pk": keys.FLOWS_INDEX_PK, "gsi1sk": "a-flow"}
+    position = {
+        "pk": keys.flow_pk("dev/a-flow"),
+        "sk": keys.HEAD,
+        "gsi1pk": keys.flows_index_pk("dev"),
+        "gsi1sk": "a-flow",
+    }
 
     page = harness.request("GET", f"/flows?cursor={forged(position, 'flows')}")
 

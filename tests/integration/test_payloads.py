@@ -13,6 +13,7 @@ import requests
 
 from flowcore.adapters.dynamodb import keys
 from flowcore.domain.payloads import INLINE_LIMIT
+from flowcore.domain.tenancy import DEV_TENANT
 from tests.conftest import Harness, example
 from tests.integration.test_openapi import conforms
 
@@ -33,7 +34,7 @@ def s3() -> Any:
 
 
 def objects(harness: Harness, execution_id: str = "") -> list[str]:
-    prefix = f"executions/{execution_id}/" if execution_id else "executions/"
+    prefix = f"executions/{DEV_TENANT}/{execution_id}/" if execution_id else "executions/"
     pages = s3().get_paginator("list_objects_v2").paginate(Bucket=harness.stack.payload_bucket, Prefix=prefix)
     return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
@@ -157,7 +158,7 @@ def stored_output(harness: Harness, execution_id: str, task: str, value: dict[st
     from flowcore.adapters import clients
     from flowcore.adapters.payloads import S3PayloadStore
 
-    ref = S3PayloadStore(clients.s3, harness.stack.payload_bucket).put(execution_id, value)
+    ref = S3PayloadStore(clients.s3, harness.stack.payload_bucket).put(f"{DEV_TENANT}/{execution_id}", value)
     (run,) = [item for item in harness.items(execution_id) if item["sk"].endswith(f"#{task}")]
     harness.dynamodb.update_item(
         TableName=harness.stack.table_name,
@@ -243,7 +244,7 @@ def test_an_input_is_counted_as_the_request_carries_it_and_refused_past_it(harne
     assert harness.status(execution_id)["input_ref"]["size"] == 6 * 300_000 + len('{"s":""}')
     assert download(harness, harness.status(execution_id)["input_ref"]["ref"]) == given
     # And an input larger than any request could carry is refused (the body's own limit answers 413 before it)
-    flow_record = api.flows().get("flow123")
+    flow_record = api.flows().get("dev/flow123")
     with pytest.raises(ValidationFailed) as refused:
         api.executions().create(flow_record, sized(MAX_INPUT_BYTES + 1), start=True)
     assert refused.value.problems[0].field == "input"

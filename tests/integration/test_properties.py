@@ -189,7 +189,7 @@ class ExactlyOnce(RuleBasedStateMachine):
 
         pages = self.harness.dynamodb.get_paginator("scan").paginate(TableName=self.harness.stack.table_name)
         items = [plain(item) for page in pages for item in page["Items"]]
-        return [item for item in items if str(item["pk"]).startswith(keys.EXECUTION_PREFIX)]
+        return [item for item in items if keys.is_execution_pk(str(item["pk"]))]
 
     @invariant()
     def observed_state_only_moves_forward(self) -> None:

@@ -31,7 +31,7 @@ def test_a_record_that_always_fails_ends_its_execution_failed(
     original = TaskRunner.process
 
     def poison(self: TaskRunner, dispatch: Any, remaining_ms: Any = None) -> str:
-        if dispatch.execution_id == poisoned and dispatch.seq == 2:
+        if dispatch.execution_id == f"dev/{poisoned}" and dispatch.seq == 2:
             raise RuntimeError("poison")
         return original(self, dispatch, remaining_ms)
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from tests.conftest import Harness, example
+from tests.harness import dev_authorizer
 
 
 def sample() -> dict[str, Any]:
@@ -81,6 +82,7 @@ def test_a_post_without_a_content_type_is_told_to_send_one(harness: Harness) -> 
     from local.esm import LambdaContext
 
     event = http_event("POST", "/flow/create", "", {}, json.dumps(sample()).encode())
+    event["requestContext"]["authorizer"] = dev_authorizer()
     response = http_response(lambda_handler(event, LambdaContext("ApiFunction")))
 
     message = error(response, 415, "unsupported_media_type")["message"]

@@ -26,7 +26,7 @@ def version_items(harness: Harness, flow_id: str) -> list[dict[str, Any]]:
     answer = harness.dynamodb.query(
         TableName=harness.stack.table_name,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
-        ExpressionAttributeValues={":pk": {"S": keys.flow_pk(flow_id)}, ":v": {"S": keys.VERSION_PREFIX}},
+        ExpressionAttributeValues={":pk": {"S": keys.flow_pk(f"dev/{flow_id}")}, ":v": {"S": keys.VERSION_PREFIX}},
     )
     return [plain(item) for item in answer["Items"]]
 

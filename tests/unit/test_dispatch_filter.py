@@ -16,7 +16,7 @@ from local.template import stack_spec
 
 
 def image(sort_key: str, status: str, **extra: str) -> dict[str, Any]:
-    pk = keys.flow_pk("f") if sort_key in (keys.HEAD, keys.version_sk(1)) else keys.execution_pk("e-1")
+    pk = keys.flow_pk("dev/f") if sort_key in (keys.HEAD, keys.version_sk(1)) else keys.execution_pk("dev/e-1")
     fields = {"pk": pk, "sk": sort_key, "status": status, **extra}
     return {name: {"S": value} for name, value in fields.items()}
 
@@ -42,16 +42,16 @@ SAMPLES = [
     ("a parked run", record("MODIFY", image(RUN, "WAITING"), image(RUN, "PENDING")), False),
     ("a task skipped after a cancel", record("INSERT", image(RUN, "SKIPPED")), False),
     ("a run deleted (TTL or delete)", record("REMOVE", None, image(RUN, "PENDING")), False),
-    ("an execution started at once", record("INSERT", image(keys.META, "RUNNING", execution_id="e-1")), True),
-    ("an execution created", record("INSERT", image(keys.META, "CREATED", execution_id="e-1")), False),
+    ("an execution started at once", record("INSERT", image(keys.META, "RUNNING", execution_id="dev/e-1")), True),
+    ("an execution created", record("INSERT", image(keys.META, "CREATED", execution_id="dev/e-1")), False),
     (
         "a created execution started",
-        record("MODIFY", image(keys.META, "RUNNING", execution_id="e-1"), image(keys.META, "CREATED")),
+        record("MODIFY", image(keys.META, "RUNNING", execution_id="dev/e-1"), image(keys.META, "CREATED")),
         True,
     ),
     (
         "branches moving in a running execution",
-        record("MODIFY", image(keys.META, "RUNNING", execution_id="e-1"), image(keys.META, "RUNNING")),
+        record("MODIFY", image(keys.META, "RUNNING", execution_id="dev/e-1"), image(keys.META, "RUNNING")),
         False,
     ),
     ("an execution ending", record("MODIFY", image(keys.META, "COMPLETED"), image(keys.META, "RUNNING")), False),
@@ -74,7 +74,7 @@ def test_the_template_and_the_failure_handler_agree_on_each_record(record_: dict
 
 
 def test_a_dispatch_reads_its_run_from_the_image() -> None:
-    start = plain(image(keys.META, "RUNNING", execution_id="e-1"))
+    start = plain(image(keys.META, "RUNNING", execution_id="dev/e-1"))
     resumed = {**plain(image(RUN, "PENDING")), "attempt": 3, "wait_until": 1700000000}
-    assert dispatch_of(start) == Dispatch("e-1", 1, None, 1)
-    assert dispatch_of(resumed) == Dispatch("e-1", 2, "task2", 3, wait_until=1700000000)
+    assert dispatch_of(start) == Dispatch("dev/e-1", 1, None, 1)
+    assert dispatch_of(resumed) == Dispatch("dev/e-1", 2, "task2", 3, wait_until=1700000000)

@@ -58,11 +58,11 @@ def test_the_keys_module_writes_every_prefix() -> None:
 
 def test_run_keys_round_trip_and_sort_in_path_order() -> None:
     # Given runs at steps 2 and 10 of one execution
-    early, late = RunRef("e-1", 2, "task.two:b-1"), RunRef("e-1", 10, "task1")
+    early, late = RunRef("dev/e-1", 2, "task.two:b-1"), RunRef("dev/e-1", 10, "task1")
     # When their keys are built / Then they parse back, and sort by step
     early_key = keys.run_sk_of(early)
     assert early_key == "RUN#000002#task.two:b-1"
-    assert keys.run_ref_of(keys.execution_pk("e-1"), early_key) == early
+    assert keys.run_ref_of(keys.execution_pk("dev/e-1"), early_key) == early
     assert sorted([keys.run_sk_of(late), early_key]) == [early_key, keys.run_sk_of(late)]
 
 
@@ -78,5 +78,24 @@ def test_every_item_kind_has_a_name() -> None:
         for sort_key in (keys.META, keys.HEAD, keys.version_sk(3), keys.run_sk(1, "a"), "other")
     ]
     assert names == ["execution", "flow head", "flow version", "task run", "item"]
-    assert keys.execution_id_of(keys.execution_pk("abc")) == "abc"
-    assert keys.flow_pk("f") != keys.execution_pk("f")
+    assert keys.execution_id_of(keys.execution_pk("dev/abc")) == "dev/abc"
+
+
+def test_every_key_starts_with_its_tenant_and_only_its_own() -> None:
+    """A tenant is part of every key: ids that are not scoped make no key, and the same id in two tenants
+    makes two keys (with `/` and `#` in a tenant kept out of the key's structure)."""
+    from flowcore.domain.tenancy import scoped
+
+    alice, mallory = scoped("alice", "f1"), scoped("arn:aws:iam::1:role/a#b", "f1")
+    assert keys.flow_pk(alice) == "T#alice#FLOW#f1"
+    assert keys.flow_pk(mallory) == "T#arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa%23b#FLOW#f1"
+    assert keys.execution_pk(alice) != keys.execution_pk(scoped("alice2", "f1"))
+    assert keys.flows_index_pk("alice") == "T#alice#FLOWS"
+    assert keys.quota_pk("alice") == "T#alice#QUOTA"
+    assert keys.execution_id_of(keys.execution_pk(mallory)) == mallory
+    for unscoped in ("f1", "/f1", "alice/"):
+        with pytest.raises(ValueError, match="not a scoped id"):
+            keys.flow_pk(unscoped)
+    with pytest.raises(ValueError, match="not an execution key"):
+        keys.execution_id_of("EXEC#abc")
+    assert keys.flow_pk("dev/f") != keys.execution_pk("dev/f")

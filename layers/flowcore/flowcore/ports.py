@@ -46,8 +46,8 @@ class FlowRepository(Protocol):
         """The flow's head, a deleted flow's too (`deleted_at`); None when the id was never used."""
         ...
 
-    def list_heads(self, limit: int, cursor: str | None) -> Page[FlowHead]:
-        """Live flows, by id."""
+    def list_heads(self, tenant: str, limit: int, cursor: str | None) -> Page[FlowHead]:
+        """The tenant's live flows, by id."""
         ...
 
     def delete(self, flow_id: str) -> None:
@@ -57,7 +57,12 @@ class FlowRepository(Protocol):
 
 class ExecutionRepository(Protocol):
     def create(self, record: ExecutionRecord) -> ExecutionRecord:
-        """Write a new execution; one with the same id that exists already is returned instead."""
+        """Write a new execution; the one its idempotency key started already in its flow is returned instead.
+        A RUNNING one takes a place among its tenant's running executions (`TooManyRequests` at the quota)."""
+        ...
+
+    def find_started(self, flow_id: str, idempotency_key: str) -> ExecutionRecord | None:
+        """The execution this Idempotency-Key started in this flow, while it lives."""
         ...
 
     def start(self, execution_id: str) -> ExecutionRecord:
@@ -86,6 +91,12 @@ class ExecutionRepository(Protocol):
 
     def move_branches(self, execution_id: str, change: BranchChange) -> bool:
         """Apply `change` if the count is still the one read; False when it moved or the execution stopped."""
+        ...
+
+
+class StartQuota(Protocol):
+    def admit(self, tenant: str) -> None:
+        """Count one start of `tenant`; `TooManyRequests` when its starts per second are used up."""
         ...
 
 

@@ -24,6 +24,9 @@ class Settings:
     max_transitions_ceiling: int  # the highest `max_transitions` a flow may have in this deployment
     payload_bucket: str | None = None  # where values too large for an item live (the functions that use them)
     callback_key_secret: str | None = None  # the Secrets Manager secret callback tokens are signed with
+    running_quota: int = 0  # running executions per tenant (0: no limit)
+    starts_quota: int = 0  # starts per second per tenant (0: no limit)
+    tenant_claim: str = "sub"  # the JWT claim that names the caller's tenant
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,6 +42,9 @@ class Settings:
             max_transitions_ceiling=_positive_int("MAX_TRANSITIONS_CEILING", MAX_TRANSITIONS_LIMIT),
             payload_bucket=os.environ.get("PAYLOAD_BUCKET", "").strip() or None,
             callback_key_secret=os.environ.get("CALLBACK_KEY_SECRET_ARN", "").strip() or None,
+            running_quota=_count("QUOTA_RUNNING_EXECUTIONS"),
+            starts_quota=_count("QUOTA_STARTS_PER_SECOND"),
+            tenant_claim=os.environ.get("TENANT_CLAIM", "").strip() or "sub",
         )
 
 
@@ -72,6 +78,20 @@ def _positive_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from error
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _count(name: str) -> int:
+    """A quota: a whole number, 0 (or unset) for no limit."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a whole number (0: no limit), got {raw!r}") from error
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 (no limit) or more, got {value}")
     return value
 
 

@@ -23,6 +23,7 @@ from flowcore.domain.errors import CallbacksUnavailable, Conflict, NotFound
 from flowcore.domain.payloads import INLINE_LIMIT, PayloadRef, encoded
 from flowcore.domain.records import RunRecord
 from flowcore.domain.statuses import TaskStatus
+from flowcore.domain.tenancy import belongs_to, shown
 from flowcore.domain.tokens import TokenClaims, callback_url, issue_token, read_token
 from flowcore.ports import CallbackKeys, Completions, PayloadStore, RunRepository, Timers
 
@@ -90,9 +91,10 @@ class CallbackService:
             return None
         return {"token": token, "url": callback_url(token)}
 
-    def complete(self, token: str, succeeded: bool, output: Any, error: str | None) -> dict[str, Any]:
-        """Complete the run the token names; the answer shows the completion that holds (the first one)."""
-        claims, _ = self._waiting_run(token)
+    def complete(self, tenant: str, token: str, succeeded: bool, output: Any, error: str | None) -> dict[str, Any]:
+        """Complete the run the token names (a run of `tenant`'s); the answer shows the completion that holds
+        (the first one)."""
+        claims, _ = self._waiting_run(tenant, token)
         completion = Completion(
             succeeded,
             output=output if succeeded else None,
@@ -112,9 +114,9 @@ class CallbackService:
         outcome = "success" if earlier.succeeded else "failure"
         raise Conflict(f"the task run was already completed, with outcome {outcome} at {earlier.at}")
 
-    def heartbeat(self, token: str) -> dict[str, Any]:
+    def heartbeat(self, tenant: str, token: str) -> dict[str, Any]:
         """The holder is still at work: the run's heartbeat deadline moves on (never past its timeout)."""
-        claims, run = self._waiting_run(token)
+        claims, run = self._waiting_run(tenant, token)
         awaited = run.awaited
         assert awaited is not None
         if run.status is not TaskStatus.WAITING or awaited.completion is not None:
@@ -127,17 +129,20 @@ class CallbackService:
                 raise Conflict(_moved_on(self._runs.get(claims.ref), claims))
             self._timers.expire(claims.ref, claims.attempt, deadline, max(0.0, deadline - now))
         return {
-            "execution_id": claims.ref.execution_id,
+            "execution_id": shown(claims.ref.execution_id),
             "task_name": claims.ref.task_name,
             "attempt": claims.attempt,
             "deadline": iso(datetime.fromtimestamp(deadline, UTC)) if deadline is not None else None,
         }
 
-    def _waiting_run(self, token: str) -> tuple[TokenClaims, RunRecord]:
-        """The claims of a token this deployment signed, and the run they name; 404 for anything else."""
+    def _waiting_run(self, tenant: str, token: str) -> tuple[TokenClaims, RunRecord]:
+        """The claims of a token this deployment signed for a run of `tenant`, and the run they name; 404 for
+        anything else (another tenant's token included: it is not told apart from one that never was)."""
         if self._keys is None:
             raise CallbacksUnavailable("callbacks are not configured in this deployment (no signing key)")
         claims = read_token(self._keys.key(), token)
+        if claims is not None and not belongs_to(claims.ref.execution_id, tenant):
+            claims = None
         run = self._runs.get(claims.ref) if claims is not None else None
         if claims is None or run is None:
             raise NotFound("no task run waits for this callback token")
@@ -180,7 +185,7 @@ def _moved_on(run: RunRecord | None, claims: TokenClaims) -> str:
 
 def _answer(claims: TokenClaims, completion: Completion) -> dict[str, Any]:
     return {
-        "execution_id": claims.ref.execution_id,
+        "execution_id": shown(claims.ref.execution_id),
         "task_name": claims.ref.task_name,
         "attempt": claims.attempt,
         "outcome": "success" if completion.succeeded else "failure",

@@ -10,17 +10,23 @@ from flowcore.domain.errors import (
     CallbacksUnavailable,
     Conflict,
     FlowError,
+    Forbidden,
     NotFound,
     StoreUnavailable,
+    TooManyRequests,
+    Unauthenticated,
     ValidationFailed,
 )
 
 __all__ = [
     "BadRequest",
     "FlowError",
+    "Forbidden",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "TooManyRequests",
+    "Unauthenticated",
     "UnsupportedMediaType",
     "error_answer",
     "error_body",
@@ -46,6 +52,9 @@ class MethodNotAllowed(FlowError):
 
 #: Most specific first: the first class an error is an instance of gives its status and code.
 _HTTP: tuple[tuple[type[FlowError], int, str], ...] = (
+    (Unauthenticated, 401, "unauthorized"),
+    (Forbidden, 403, "forbidden"),
+    (TooManyRequests, 429, "too_many_requests"),
     (ValidationFailed, 422, "validation_error"),
     (BadRequest, 400, "bad_request"),
     (PayloadTooLarge, 413, "payload_too_large"),

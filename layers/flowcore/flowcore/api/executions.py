@@ -20,7 +20,8 @@ from flowcore.domain.payloads import INLINE_LIMIT, PayloadRef
 from flowcore.domain.records import ExecutionRecord, FlowRecord, RunRecord
 from flowcore.domain.routing import decide
 from flowcore.domain.statuses import ACTIVE_EXECUTION_STATUSES, ExecutionEvent, ExecutionStatus, TaskStatus
-from flowcore.ports import ExecutionRepository, FlowRepository, PayloadDownloads, RunRepository, Timers
+from flowcore.domain.tenancy import same_tenant, shown, tenant_of
+from flowcore.ports import ExecutionRepository, FlowRepository, PayloadDownloads, RunRepository, StartQuota, Timers
 
 #: As large as a request allows (functions/api/app.py, MAX_BODY_BYTES), counted as the request carries it (UTF-8).
 #: Stored, non-ASCII characters are escaped (`\u00e9`), up to six bytes each: at most 6 MiB, within
@@ -41,11 +42,10 @@ def _stored_size(document: dict[str, Any]) -> int:
     return len(canonical(document))
 
 
-def _new_execution_id(flow: FlowRecord, idempotency_key: str | None) -> str:
-    """Derived from the idempotency key when there is one: a retried request names the execution the first made."""
-    if idempotency_key:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flow-manager:{flow.flow_id}:{idempotency_key}"))
-    return str(uuid.uuid4())
+def _new_execution_id(flow: FlowRecord) -> str:
+    """Random (122 bits), in the flow's tenant: an id says nothing about another, nor can one be guessed. A
+    retried request with the same Idempotency-Key finds the first one's execution through the key's record."""
+    return same_tenant(flow.flow_id, str(uuid.uuid4()))
 
 
 class Deleted(NamedTuple):
@@ -65,8 +65,10 @@ class ExecutionService:
         payloads: PayloadDownloads,
         clock: Callable[[], datetime] = utc_now,
         tickets: Callable[[RunRecord], dict[str, str] | None] | None = None,
+        starts: StartQuota | None = None,
     ) -> None:
-        """`tickets` gives a run that waits for its callback its `{token, url}` in the status document."""
+        """`tickets` gives a run that waits for its callback its `{token, url}` in the status document; `starts`
+        counts each start against its tenant's starts per second."""
         self._executions = executions
         self._runs = runs
         self._flows = flows
@@ -74,6 +76,7 @@ class ExecutionService:
         self._payloads = payloads
         self._clock = clock
         self._tickets = tickets
+        self._starts = starts
 
     def create(
         self,
@@ -83,15 +86,19 @@ class ExecutionService:
         idempotency_key: str | None = None,
     ) -> tuple[ExecutionRecord, bool]:
         """Create (and when `start`, start) an execution pinned to `flow`'s version.
-
-        With an idempotency key, a retried request finds the execution the first request made. An input over
-        INLINE_LIMIT is stored first (content-addressed: a retry stores the same object), then the item that refers
-        to it. Returns the execution and whether this call created it.
+        With an idempotency key (the tenant's flow's), a retry finds the execution the first request made. A large
+        input is stored first, then the item. Starts count against the tenant's quotas. Returns the execution and
+        whether this call created it.
         """
         document = execution_input or {}
         size = _stored_size(document)
         input_hash = digest(document) if idempotency_key else None
-        execution_id = _new_execution_id(flow, idempotency_key)
+        earlier = self._executions.find_started(flow.flow_id, idempotency_key) if idempotency_key else None
+        if earlier is not None:
+            return self._repeated(earlier, idempotency_key or "", input_hash), False
+        if start:
+            self._admit(flow.flow_id)
+        execution_id = _new_execution_id(flow)
         input_ref = self._payloads.put(execution_id, document) if size > INLINE_LIMIT else None
         now = iso(self._clock())
         record = ExecutionRecord(
@@ -108,26 +115,35 @@ class ExecutionService:
             input_ref=input_ref,
         )
         stored = self._executions.create(record)
-        if stored is record:
+        if stored.execution_id == record.execution_id:
             return stored, True
-        if stored.input_hash != input_hash:
+        return self._repeated(stored, idempotency_key or "", input_hash), False
+
+    @staticmethod
+    def _repeated(earlier: ExecutionRecord, idempotency_key: str, input_hash: str | None) -> ExecutionRecord:
+        if earlier.input_hash != input_hash:
             raise Conflict(f"Idempotency-Key '{idempotency_key}' was already used with a different input")
-        return stored, False
+        return earlier
+
+    def _admit(self, scoped_id: str) -> None:
+        if self._starts is not None:
+            self._starts.admit(tenant_of(scoped_id))
 
     def start(self, execution_id: str) -> ExecutionRecord:
+        self._admit(execution_id)
         return self._executions.start(execution_id)
 
     def get(self, execution_id: str) -> ExecutionRecord:
         record = self._executions.get(execution_id)
         if record is None:
-            raise NotFound(f"execution '{execution_id}' does not exist")
+            raise NotFound(f"execution '{shown(execution_id)}' does not exist")
         return record
 
     def list_executions(
         self, flow_id: str, status: ExecutionStatus | None, limit: int, cursor: str | None
     ) -> tuple[list[ExecutionRecord], str | None]:
         if self._flows.head(flow_id) is None:  # a deleted flow's executions are still listed
-            raise NotFound(f"flow '{flow_id}' does not exist")
+            raise NotFound(f"flow '{shown(flow_id)}' does not exist")
         return self._executions.list_of_flow(flow_id, status, limit, cursor)
 
     def flow_of(self, execution_id: str) -> FlowRecord:
@@ -137,8 +153,8 @@ class ExecutionService:
             return self._flows.get(execution.flow_id, execution.flow_version)
         except NotFound as error:
             raise NotFound(
-                f"version {execution.flow_version} of flow '{execution.flow_id}', which execution '{execution_id}' "
-                "ran, is no longer kept"
+                f"version {execution.flow_version} of flow '{shown(execution.flow_id)}', which execution "
+                f"'{shown(execution_id)}' ran, is no longer kept"
             ) from error
 
     def status(self, execution_id: str) -> dict[str, Any]:
@@ -187,7 +203,7 @@ class ExecutionService:
         execution = self.get(execution_id)
         if execution.status not in ACTIVE_EXECUTION_STATUSES:
             raise Conflict(
-                f"execution '{execution_id}' is {execution.status}; only CREATED or RUNNING can be cancelled"
+                f"execution '{shown(execution_id)}' is {execution.status}; only CREATED or RUNNING can be cancelled"
             )
         if not self._executions.stop(execution_id, ExecutionEvent.CANCEL, "cancelled by request"):
             return self.cancel(execution_id)  # it changed meanwhile: report from what it is now
@@ -212,7 +228,7 @@ class ExecutionService:
         self.get(execution_id)
         ref = self._payloads.find(execution_id, sha256)
         if ref is None:
-            raise NotFound(f"execution '{execution_id}' has no stored payload '{sha256}'")
+            raise NotFound(f"execution '{shown(execution_id)}' has no stored payload '{sha256}'")
         return ref, self._payloads.url(ref, DOWNLOAD_SECONDS)
 
     def delete(self, execution_id: str) -> Deleted:

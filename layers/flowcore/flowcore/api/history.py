@@ -14,6 +14,7 @@ from typing import Any
 from flowcore.api.views import payload_reference
 from flowcore.domain.records import AttemptRecord, ExecutionRecord, RunRecord
 from flowcore.domain.statuses import TaskStatus
+from flowcore.domain.tenancy import shown
 
 DEFAULT_HISTORY_RUNS = 25
 MAX_HISTORY_RUNS = 50
@@ -96,7 +97,7 @@ def _entry(
 
 def history_document(execution: ExecutionRecord, runs: list[RunRecord], next_cursor: str | None) -> dict[str, Any]:
     return {
-        "execution_id": execution.execution_id,
+        "execution_id": shown(execution.execution_id),
         "status": execution.status,
         "events": [entry for run in runs for entry in run_entries(run)],
         "next_cursor": next_cursor,

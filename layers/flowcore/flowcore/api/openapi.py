@@ -10,6 +10,8 @@ and drops what the API never answers (the framework's `{"detail": [...]}` 422 an
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Mapping
 from typing import Any
 
 REF = "#/components/schemas/"
@@ -27,8 +29,11 @@ _WHY: dict[int, str] = {
     415: "The body is not sent as JSON: the request must say content-type: application/json",
     422: "A field is missing, of the wrong type or out of bounds, or the flow breaks a rule: one `details` entry "
     "per problem, each naming its field",
-    429: "API Gateway throttled the route (100 requests/s, bursts of 200, per the stage's route settings); the "
-    "body is API Gateway's own. The function itself never answers 429",
+    401: "No caller: the request has no valid credentials (a missing, expired or foreign token; an unsigned "
+    'request in IAM mode). API Gateway\'s authorizer answers `{"message": "Unauthorized"}`',
+    403: "The caller's token lacks a scope this route needs (the message names it)",
+    429: "A quota of the caller's tenant is used up (`too_many_requests`: running executions, or starts per "
+    "second; `Retry-After` says when to try again), or API Gateway throttled the route (its own body)",
     503: "DynamoDB or S3 kept refusing (throttling) after retries; try again",
 }
 #: Answered for every operation: by the gateway (429), or for another method on its path (405).
@@ -41,9 +46,7 @@ def _content(schema: str) -> dict[str, Any]:
 
 def _error(status: int) -> dict[str, Any]:
     response: dict[str, Any] = {"description": _WHY[status]}
-    if status == 429:
-        response["content"] = _content("GatewayMessage")
-    elif status == 413:
+    if status in (401, 413, 429):
         response["content"] = {
             JSON: {"schema": {"anyOf": [{"$ref": REF + "ErrorResponse"}, {"$ref": REF + "GatewayMessage"}]}}
         }
@@ -51,6 +54,10 @@ def _error(status: int) -> dict[str, Any]:
         response["content"] = _content("ErrorResponse")
     if status == 405:
         response["headers"] = {"Allow": {"description": "The methods the path has", "schema": {"type": "string"}}}
+    if status == 429:
+        response["headers"] = {
+            "Retry-After": {"description": "Seconds to wait (when a quota refused)", "schema": {"type": "string"}}
+        }
     return response
 
 
@@ -78,9 +85,34 @@ BODY_ERRORS = (400, 413, 415, 422)
 STORE_ERRORS = (503,)
 
 
-def refine(document: dict[str, Any], task_types: list[str] | None = None) -> dict[str, Any]:
+#: How callers prove who they are: a JWT from the deployment's issuer, or a SigV4 signature (AuthMode IAM).
+SECURITY_SCHEMES: dict[str, Any] = {
+    "jwt": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A token from the issuer the stack names (JwtIssuer, JwtAudience); its `scope` claim grants "
+        "flows:read, flows:write, executions:read, executions:write; its tenant claim (TenantClaim, `sub`) names "
+        "whose flows and executions the caller sees",
+    },
+    "sigv4": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "AWS Signature Version 4 (AuthMode IAM): the caller's IAM principal is its tenant, and IAM "
+        "policy (execute-api:Invoke) decides which routes it may call",
+    },
+}
+
+
+def refine(
+    document: dict[str, Any],
+    task_types: list[str] | None = None,
+    scopes: Mapping[tuple[str, str], frozenset[str]] | None = None,
+) -> dict[str, Any]:
     """The generated document, finished (see the module's docstring). `task_types`: the names a task's `type`
-    may take (the default registry's)."""
+    may take (the default registry's); `scopes`: what each route needs (method, path as routes spell it); a
+    route not in it is public."""
     from pydantic.json_schema import models_json_schema
 
     from flowcore.api.schemas import DOCUMENTS
@@ -97,8 +129,29 @@ def refine(document: dict[str, Any], task_types: list[str] | None = None) -> dic
         responses = operation.get("responses", {})
         if "422" in responses and "#/components/schemas/HTTPValidationError" in str(responses["422"]):
             del responses["422"]  # the framework's default: this operation reads nothing it could refuse
+    if scopes is not None:
+        _secure(refined, scopes)
     _drop_unused(refined)
     return refined
+
+
+def _secure(document: dict[str, Any], scopes: Mapping[tuple[str, str], frozenset[str]]) -> None:
+    """Each operation's security requirement (scopes on the JWT scheme), and its 401 and 403; public: none."""
+    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    needs = {(method, re.sub(r"<(\w+)>", r"{\1}", path)): need for (method, path), need in scopes.items()}
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            need = needs.get((method.upper(), path))
+            if need is None:
+                operation["security"] = []
+                continue
+            operation["security"] = [{"jwt": sorted(need)}, {"sigv4": []}]
+            responses = operation.setdefault("responses", {})
+            responses["401"] = _error(401)
+            if need:
+                responses["403"] = _error(403)
+            responses = dict(sorted(responses.items()))
+            operation["responses"] = responses
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:

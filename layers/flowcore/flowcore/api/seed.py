@@ -13,6 +13,7 @@ from typing import Any
 from flowcore.domain.clock import iso, utc_now
 from flowcore.domain.errors import NotFound
 from flowcore.domain.records import ExecutionRecord, FlowRecord
+from flowcore.domain.tenancy import shown
 
 ROOT_MESSAGE = "Flow Manager API is running"
 #: The status the original's create answer names; the status document keeps the upper-case statuses.
@@ -30,11 +31,11 @@ def health() -> dict[str, Any]:
 def created(execution: ExecutionRecord, flow: FlowRecord) -> dict[str, Any]:
     """The original's four fields first; the flow's id and version follow (extra fields a client may use)."""
     return {
-        "execution_id": execution.execution_id,
+        "execution_id": shown(execution.execution_id),
         "flow_name": flow.name,
         "status": CREATED,
         "message": "Flow created successfully",
-        "flow_id": flow.flow_id,
+        "flow_id": shown(flow.flow_id),
         "flow_version": flow.version,
     }
 

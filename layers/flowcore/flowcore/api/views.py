@@ -15,6 +15,7 @@ from typing import Any
 from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import ExecutionRecord, FlowHead, FlowRecord, RunRecord
 from flowcore.domain.statuses import OPEN_RUN_STATUSES, ExecutionStatus, TaskStatus
+from flowcore.domain.tenancy import shown
 
 
 def output_json(output: Any) -> str:
@@ -24,7 +25,7 @@ def output_json(output: Any) -> str:
 
 def payload_route(execution_id: str, sha256: str) -> str:
     """Where a stored value of the execution is downloaded (a redirect to a short-lived link)."""
-    return f"/executions/{execution_id}/payloads/{sha256}"
+    return f"/executions/{shown(execution_id)}/payloads/{sha256}"
 
 
 def payload_reference(execution_id: str, ref: PayloadRef | None) -> dict[str, Any] | None:
@@ -35,12 +36,12 @@ def payload_reference(execution_id: str, ref: PayloadRef | None) -> dict[str, An
 
 
 def flow_summary(flow: FlowRecord) -> dict[str, Any]:
-    return {"flow_id": flow.flow_id, "version": flow.version, "name": flow.name, "created_at": flow.created_at}
+    return {"flow_id": shown(flow.flow_id), "version": flow.version, "name": flow.name, "created_at": flow.created_at}
 
 
 def flow_listed(head: FlowHead) -> dict[str, Any]:
     return {
-        "flow_id": head.flow_id,
+        "flow_id": shown(head.flow_id),
         "name": head.name,
         "latest_version": head.latest_version,
         "created_at": head.created_at,
@@ -50,8 +51,8 @@ def flow_listed(head: FlowHead) -> dict[str, Any]:
 
 def execution_summary(execution: ExecutionRecord) -> dict[str, Any]:
     return {
-        "execution_id": execution.execution_id,
-        "flow_id": execution.flow_id,
+        "execution_id": shown(execution.execution_id),
+        "flow_id": shown(execution.flow_id),
         "flow_version": execution.flow_version,
         "flow_name": execution.flow_name,
         "status": execution.status,
@@ -123,7 +124,7 @@ def _run_result(run: RunRecord, inline: bool = True) -> dict[str, Any]:
         "arrived": sorted(run.arrived),
         "arrived_count": run.arrived_total or len(run.arrived),
         "callback": None,
-        "child_execution_id": run.child,
+        "child_execution_id": shown(run.child) if run.child else None,
     }
 
 
@@ -174,8 +175,8 @@ def status_document(execution: ExecutionRecord, runs: StatusFold, upcoming: str 
         task_results[upcoming] = _pending(upcoming)
     running = execution.status is ExecutionStatus.RUNNING
     return {
-        "execution_id": execution.execution_id,
-        "flow_id": execution.flow_id,
+        "execution_id": shown(execution.execution_id),
+        "flow_id": shown(execution.flow_id),
         "flow_version": execution.flow_version,
         "flow_name": execution.flow_name,
         "status": execution.status,
@@ -201,10 +202,11 @@ def _parent(execution: ExecutionRecord) -> dict[str, Any] | None:
     parent = execution.parent
     if parent is None:
         return None
-    return {"execution_id": parent.execution_id, "task_name": parent.task_name, "depth": execution.depth}
+    return {"execution_id": shown(parent.execution_id), "task_name": parent.task_name, "depth": execution.depth}
 
 
 def execution_links(execution_id: str) -> dict[str, str]:
     """Where the rest of an execution is read: the flow version it ran (kept also after its flow is
     deleted), and every attempt of every task."""
-    return {"flow": f"/executions/{execution_id}/flow", "history": f"/executions/{execution_id}/history"}
+    local_id = shown(execution_id)
+    return {"flow": f"/executions/{local_id}/flow", "history": f"/executions/{local_id}/history"}

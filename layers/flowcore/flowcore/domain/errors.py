@@ -57,5 +57,21 @@ class StoreUnavailable(FlowError):
     """DynamoDB kept refusing (throttling, service errors) after the SDK's own retries."""
 
 
+class TooManyRequests(FlowError):
+    """A tenant's quota is used up for now; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unauthenticated(FlowError):
+    """The request names no caller the service can trust (no identity, or one without a tenant)."""
+
+
+class Forbidden(FlowError):
+    """The caller is known but may not do this (a scope it lacks)."""
+
+
 class CallbacksUnavailable(FlowError):
     """The deployment keeps no key to sign callback tokens with, or it could not be read."""

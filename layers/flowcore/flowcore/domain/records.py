@@ -153,6 +153,7 @@ class ExecutionRecord:
     #: A child execution: the subflow task's run that started it, and how deep it is nested (0: not a child).
     parent: ParentLink | None = None
     depth: int = 0
+    counted: bool = False  # holds a place among its tenant's running executions (adapters/dynamodb/quotas.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +294,7 @@ class BranchChange:
     final: ExecutionStatus | None = None
     error: str | None = None
     failed: bool = False
-    #: In a flow that can branch: the joins and the pool after the change, and the revision it was read at.
-    joins: Mapping[str, JoinState] | None = None
+    joins: Mapping[str, JoinState] | None = None  # when it can branch: joins and pool after; the revision read
     runs_left: int | None = None
     expected_rev: int | None = None
+    release: bool = False  # the execution is `counted`: reaching `final` gives its place back

@@ -118,4 +118,5 @@ def branch_change(execution: ExecutionRecord, decision: Decision, delta: int) ->
         final=final,
         error=decision.reason if decision.unhandled_failure else None,
         failed=failed,
+        release=execution.counted,
     )

@@ -12,15 +12,17 @@ from dataclasses import dataclass
 
 from flowcore.domain.records import ParentLink
 from flowcore.domain.statuses import ExecutionStatus
+from flowcore.domain.tenancy import same_tenant
 
 #: How deep children nest: an execution started by a flow's own execution is at depth 1.
 MAX_SUBFLOW_DEPTH = 5
 
 
 def child_execution_id(parent: ParentLink) -> str:
-    """The id of the child the parent's attempt starts (an execution id: `[A-Za-z0-9_-]{1,64}`)."""
+    """The scoped id of the child the parent's attempt starts, in the parent's tenant (its own part an execution
+    id: `[A-Za-z0-9_-]{1,64}`)."""
     seed = f"{parent.execution_id}|{parent.seq}|{parent.task_name}|{parent.attempt}|{parent.nonce}"
-    return "sub-" + hashlib.sha256(seed.encode()).hexdigest()[:40]
+    return same_tenant(parent.execution_id, "sub-" + hashlib.sha256(seed.encode()).hexdigest()[:40])
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from flowcore.domain.payloads import INLINE_LIMIT, encoded
 from flowcore.domain.records import ExecutionRecord, ParentLink, RunRecord
 from flowcore.domain.statuses import ExecutionStatus, TaskStatus
 from flowcore.domain.subflows import MAX_SUBFLOW_DEPTH, ChildEnded, child_execution_id
+from flowcore.domain.tenancy import same_tenant, shown
 from flowcore.ports import Completions, ExecutionRepository, FlowRepository, PayloadStore, RunRepository
 from flowcore.runner.outcome import Outcome
 
@@ -48,7 +49,7 @@ class Children:
         if depth > MAX_SUBFLOW_DEPTH:
             raise ChildRefused(f"subflows nest at most {MAX_SUBFLOW_DEPTH} deep; this child would be at depth {depth}")
         try:
-            flow = self._flows.get(flow_id, version)
+            flow = self._flows.get(same_tenant(parent.execution_id, flow_id), version)
         except FlowError as error:
             raise ChildRefused(f"the child cannot start: {error.message}") from error
         child_id = child_execution_id(parent)
@@ -86,8 +87,14 @@ class Children:
         at = iso(utc_now())
         if child.status is not ExecutionStatus.COMPLETED:
             detail = f": {child.error}" if child.error else ""
-            return Completion(False, error=f"child execution {child.execution_id} ended {child.status}{detail}", at=at)
-        output = {"execution_id": child.execution_id, "status": str(child.status), "output": self._last_output(child)}
+            return Completion(
+                False, error=f"child execution {shown(child.execution_id)} ended {child.status}{detail}", at=at
+            )
+        output = {
+            "execution_id": shown(child.execution_id),
+            "status": str(child.status),
+            "output": self._last_output(child),
+        }
         if len(encoded(output)) <= INLINE_LIMIT or self._payloads is None:
             return Completion(True, output=output, at=at)
         return Completion(True, output_ref=self._payloads.put(child.parent.execution_id, output), at=at)

@@ -21,6 +21,7 @@ from flowcore.domain.compiled import CompiledFlow, DataNeeds
 from flowcore.domain.payloads import INLINE_LIMIT, MAX_PAYLOAD_BYTES, PayloadRef, encoded
 from flowcore.domain.records import Dispatch, EndedAttempt, ExecutionRecord, LatestResult, RunRecord, RunRef
 from flowcore.domain.statuses import TaskStatus
+from flowcore.domain.tenancy import shown
 from flowcore.ports import PayloadStore, ResultRepository, RunRepository
 
 
@@ -124,8 +125,8 @@ class Contexts:
         context: dict[str, Any] = {
             "input": self._execution_input(execution),
             "execution": {
-                "id": execution.execution_id,
-                "flow_id": execution.flow_id,
+                "id": shown(execution.execution_id),
+                "flow_id": shown(execution.flow_id),
                 "flow_version": execution.flow_version,
                 "started_at": execution.started_at or execution.created_at,
             },

@@ -88,4 +88,5 @@ def _over_limit(flow: CompiledFlow, execution: ExecutionRecord, ref: RunRef, pla
         joins=planned.joins,
         runs_left=planned.pool,
         expected_rev=execution.rev,
+        release=execution.counted,
     )

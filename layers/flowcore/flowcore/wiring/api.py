@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flowcore.adapters import clients
+from flowcore.adapters.dynamodb.quotas import DynamoStartRate
 from flowcore.adapters.payloads import S3PayloadStore
 from flowcore.adapters.timers import StepFunctionsTimers
 from flowcore.api.callbacks import CallbackService
@@ -26,7 +27,10 @@ def executions() -> ExecutionService:
     timers = StepFunctionsTimers(clients.stepfunctions, config.timer_state_machine_arn)
     # Builds its client on first use: a large input, a download, or a delete (which lists the execution's prefix).
     payloads = S3PayloadStore(clients.s3, config.payload_bucket)
-    return ExecutionService(stored.executions, stored.runs, stored.flows, timers, payloads, tickets=callbacks().ticket)
+    starts = DynamoStartRate(stored.table, config.starts_quota)
+    return ExecutionService(
+        stored.executions, stored.runs, stored.flows, timers, payloads, tickets=callbacks().ticket, starts=starts
+    )
 
 
 @per_container
@@ -36,3 +40,8 @@ def callbacks() -> CallbackService:
     timers = StepFunctionsTimers(clients.stepfunctions, config.timer_state_machine_arn)
     payloads = S3PayloadStore(clients.s3, config.payload_bucket) if config.payload_bucket else None
     return CallbackService(stored.runs, stored.completions, timers, callback_keys(config.callback_key_secret), payloads)
+
+
+def tenant_claim() -> str:
+    """The JWT claim that names a caller's tenant (TENANT_CLAIM)."""
+    return settings().tenant_claim

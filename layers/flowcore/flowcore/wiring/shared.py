@@ -47,10 +47,13 @@ def reset() -> None:
 class Repositories:
     """One repository per aggregate, on one table."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str, retention_days: int = 30) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, retention_days: int = 30, running_quota: int = 0
+    ) -> None:
         table, stamps = Table(client, table_name), Stamps(retention_days)
+        self.table = table
         self.flows = DynamoFlowRepository(table, stamps)
-        self.executions = DynamoExecutionRepository(table, stamps)
+        self.executions = DynamoExecutionRepository(table, stamps, running_quota)
         self.runs = DynamoRunRepository(table, stamps)
         self.completions = DynamoCompletions(table)
         self.results = DynamoResultRepository(table, stamps)
@@ -59,7 +62,7 @@ class Repositories:
 @per_container
 def repositories() -> Repositories:
     config = settings()
-    return Repositories(clients.dynamodb(), config.table_name, config.retention_days)
+    return Repositories(clients.dynamodb(), config.table_name, config.retention_days, config.running_quota)
 
 
 def callback_keys(secret_id: str | None) -> SecretsManagerKeys | None:

@@ -48,6 +48,7 @@ def execution_from(item: dict[str, Any]) -> ExecutionRecord:
         input_ref=ref_from(item.get("input_ref")),
         parent=parent_from(item),
         depth=int(item.get("depth", 0)),
+        counted=bool(item.get("counted", False)),
     )
 
 
@@ -104,6 +105,8 @@ def execution_item(record: ExecutionRecord, expires_at: int) -> Item:
         item["input_ref"] = ref_item(record.input_ref)
     if record.parent is not None:
         item.update(parent_item(record.parent, record.depth))
+    if record.counted:
+        item["counted"] = {"BOOL": True}
     return item
 
 

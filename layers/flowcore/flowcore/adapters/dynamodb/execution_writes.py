@@ -63,10 +63,15 @@ def _unchanged(change: BranchChange, names: dict[str, str], values: Item, sets: 
     return "#rev = :read"
 
 
-def stop(execution_id: str, event: ExecutionEvent, reason: str | None, now: str) -> Update:
-    """End an execution whatever its branches are doing (transition limit, timeout, cancel, failure)."""
+def stop(execution_id: str, event: ExecutionEvent, reason: str | None, now: str, counted: bool | None = None) -> Update:
+    """End an execution whatever its branches are doing (transition limit, timeout, cancel, failure); when
+    `counted` is given, only one that is (True) or is not (False) counted among its tenant's running ones."""
     sources = execution_sources(event)
     condition, values = status_in(tuple(str(status) for status in sources), "from")
+    if counted is not None:
+        condition = f"({condition}) AND " + ("counted = :true" if counted else "attribute_not_exists(counted)")
+        if counted:
+            values[":true"] = {"BOOL": True}
     names = {"#status": "status"}
     values.update({":final": s(execution_after(sources[0], event)), ":now": s(now)})
     expression = "SET #status = :final, ended_at = :now"
@@ -83,17 +88,23 @@ def stop(execution_id: str, event: ExecutionEvent, reason: str | None, now: str)
     )
 
 
-def start(execution_id: str, now: str) -> Update:
-    """CREATED -> RUNNING. The stream record of this change dispatches the start task."""
+def start(execution_id: str, now: str, counted: bool = False) -> Update:
+    """CREATED -> RUNNING (`counted`: taking a place among its tenant's running executions). The stream record
+    of this change dispatches the start task."""
     (created,) = execution_sources(ExecutionEvent.START)
+    values: Item = {
+        ":running": s(execution_after(created, ExecutionEvent.START)),
+        ":created": s(created),
+        ":now": s(now),
+    }
+    expression = "SET #status = :running, started_at = :now"
+    if counted:
+        expression += ", counted = :true"
+        values[":true"] = {"BOOL": True}
     return Update(
         key=execution_key(execution_id),
-        expression="SET #status = :running, started_at = :now",
+        expression=expression,
         names={"#status": "status"},
-        values={
-            ":running": s(execution_after(created, ExecutionEvent.START)),
-            ":created": s(created),
-            ":now": s(now),
-        },
+        values=values,
         condition="#status = :created",
     )

@@ -17,9 +17,11 @@ from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cu
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Cancelled, Refused, Table, Update, key
 from flowcore.adapters.dynamodb.values import Item, compact, n, s
+from flowcore.domain import tenancy
 from flowcore.domain.errors import Conflict, NotFound
 from flowcore.domain.flow import FlowSpec
 from flowcore.domain.records import FlowHead, FlowRecord
+from flowcore.domain.tenancy import shown
 
 _SAVE_ROUNDS = 5
 _LISTING = "flows"
@@ -53,7 +55,7 @@ class DynamoFlowRepository:
             except Cancelled:
                 continue
             return FlowRecord(flow_id, version, document["name"], now, FlowSpec.from_json(text), content_hash), True
-        raise Conflict(f"flow '{flow_id}' is being changed by other requests; try again")
+        raise Conflict(f"flow '{shown(flow_id)}' is being changed by other requests; try again")
 
     def _put(self, item: Item) -> dict[str, Any]:
         return {"Put": {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -86,8 +88,8 @@ class DynamoFlowRepository:
             "content_hash": s(content_hash),
             "created_at": s(head["created_at"] if head and live else now),
             "updated_at": s(now),
-            "gsi1pk": s(keys.FLOWS_INDEX_PK),
-            "gsi1sk": s(flow_id),
+            "gsi1pk": s(keys.flows_index_pk(tenancy.tenant_of(flow_id))),
+            "gsi1sk": s(tenancy.shown(flow_id)),
         }
         if head is None:
             return self._put(item)
@@ -107,26 +109,26 @@ class DynamoFlowRepository:
         if version is None:
             head = self.head(flow_id)
             if head is None:
-                raise NotFound(f"flow '{flow_id}' does not exist")
+                raise NotFound(f"flow '{shown(flow_id)}' does not exist")
             if head.deleted_at is not None:
-                raise NotFound(f"flow '{flow_id}' was deleted at {head.deleted_at}")
+                raise NotFound(f"flow '{shown(flow_id)}' was deleted at {head.deleted_at}")
             version = head.latest_version
         pk, sk = keys.flow_pk(flow_id), keys.version_sk(version)
         # Versions never change: an eventually consistent read, and a strong one only if it missed a new version.
         item = self._table.get(pk, sk, consistent=False) or self._table.get(pk, sk)
         if item is None:
-            raise NotFound(f"flow '{flow_id}' has no version {version}")
+            raise NotFound(f"flow '{shown(flow_id)}' has no version {version}")
         return flow_from(item)
 
-    def list_heads(self, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
-        """Live flows only: a deleted flow's head has left the index."""
+    def list_heads(self, tenant: str, limit: int, cursor: str | None) -> tuple[list[FlowHead], str | None]:
+        """The tenant's live flows only: a deleted flow's head has left the index."""
         params: dict[str, Any] = {
             "IndexName": keys.GSI1,
             "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": s(keys.FLOWS_INDEX_PK)},
+            "ExpressionAttributeValues": {":pk": s(keys.flows_index_pk(tenant))},
             "Limit": limit,
         }
-        start = decode_cursor(cursor, _LISTING, _HEAD_KEY, _is_head_position)
+        start = decode_cursor(cursor, _LISTING, _HEAD_KEY, lambda position: _is_head_position(position, tenant))
         if start:
             params["ExclusiveStartKey"] = start
         items, last = self._table.query_page(**params)
@@ -145,7 +147,7 @@ class DynamoFlowRepository:
         try:
             self._table.update(tombstone)
         except Refused as refused:
-            raise NotFound(f"flow '{flow_id}' does not exist") from refused
+            raise NotFound(f"flow '{shown(flow_id)}' does not exist") from refused
         self._expire_versions(flow_id)
 
     def _expire_versions(self, flow_id: str) -> None:
@@ -172,12 +174,13 @@ class DynamoFlowRepository:
                 continue  # gone already (TTL): nothing to expire
 
 
-def _is_head_position(position: dict[str, str]) -> bool:
-    """A listing position names a flow head: its partition, its HEAD sort key and the index keys of that head."""
+def _is_head_position(position: dict[str, str], tenant: str) -> bool:
+    """A listing position names one of the tenant's flow heads: its partition, its HEAD sort key and the index
+    keys of that head (a cursor made for another tenant's listing is not one)."""
     flow_id = position["gsi1sk"]
     return (
-        position["gsi1pk"] == keys.FLOWS_INDEX_PK
+        bool(flow_id)
+        and position["gsi1pk"] == keys.flows_index_pk(tenant)
         and position["sk"] == keys.HEAD
-        and position["pk"] == keys.flow_pk(flow_id)
-        and bool(flow_id)
+        and position["pk"] == keys.flow_pk(tenancy.scoped(tenant, flow_id))
     )

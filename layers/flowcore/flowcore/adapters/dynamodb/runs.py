@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowcore.adapters.dynamodb import execution_writes, expressions, keys, run_writes
+from flowcore.adapters.dynamodb import execution_writes, expressions, keys, quotas, run_writes
 from flowcore.adapters.dynamodb.codec import run_from
 from flowcore.adapters.dynamodb.paging import KeyShape, decode_cursor, encode_cursor
 from flowcore.adapters.dynamodb.results import result_item
@@ -107,13 +107,17 @@ class DynamoRunRepository:
         if remember is not None:  # after the successors (their refusals are read by position), before the execution
             latest = result_item(ref.execution_id, remember, self._stamps.expires_at())
             items.append({"Put": {"TableName": self._table.name, "Item": latest}})
+        execution_at = None
         if branches is not None:
             moved = execution_writes.branches(ref.execution_id, branches, self._stamps.now())
+            execution_at = len(items)
             items.append({"Update": moved.params(self._table.name)})
+            if branches.final is not None and branches.release:  # its place among the running ones, given back
+                items.append({"Update": quotas.running_change(ref.execution_id, -1).params(self._table.name)})
         try:
             self._table.transact(items)
         except Cancelled as cancelled:
-            raise _conflict(cancelled, successors, branches is not None) from cancelled
+            raise _conflict(cancelled, successors, execution_at) from cancelled
 
     def _put_new(self, run: NewRun) -> dict[str, Any]:
         stamps = self._stamps
@@ -164,13 +168,14 @@ class DynamoRunRepository:
             raise RunConflict(run_from(refused.item) if refused.item else None) from refused
 
 
-def _conflict(cancelled: Cancelled, successors: tuple[NewRun, ...], with_branches: bool) -> Exception:
-    """Which part of a commit was refused: the run, the execution, or successors a sibling wrote first."""
+def _conflict(cancelled: Cancelled, successors: tuple[NewRun, ...], execution_at: int | None) -> Exception:
+    """Which part of a commit was refused: the run, the execution (the item at `execution_at`), or successors a
+    sibling wrote first."""
     codes = cancelled.reasons
     if codes and codes[0] == _REFUSED:
         current = cancelled.items[0]
         return RunConflict(run_from(current) if current else None)
-    if with_branches and codes and codes[-1] == _REFUSED:
+    if execution_at is not None and len(codes) > execution_at and codes[execution_at] == _REFUSED:
         return ExecutionConflict()
     taken = tuple(run.ref for run, code in zip(successors, codes[1:], strict=False) if code == _REFUSED)
     if taken:
