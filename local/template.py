@@ -122,3 +122,121 @@ def role_statements(document: dict[str, Any], function: str) -> list[tuple[str |
                 raise ValueError(f"{role}: a conditional policy drops itself when its condition is false")
         found.extend((condition, statement) for statement in policy["PolicyDocument"]["Statement"])
     return found
+
+
+# -- the template as CloudFormation deploys it for given parameter values ------------------------------------
+
+_NO_VALUE = object()
+
+
+def parameter_values(document: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """Each Parameter's value as CloudFormation holds it: its default, or the override; a string (numbers too), or a
+    list of strings for a CommaDelimitedList. A Parameter with neither is left out."""
+    values: dict[str, Any] = {}
+    for name, spec in document.get("Parameters", {}).items():
+        raw = (overrides or {}).get(name, spec.get("Default"))
+        if raw is None:
+            continue
+        text = str(raw)
+        values[name] = text.split(",") if spec.get("Type") == "CommaDelimitedList" else text
+    return values
+
+
+_BOOLEAN = {
+    "Fn::Equals": lambda arguments: arguments[0] == arguments[1],
+    "Fn::Not": lambda arguments: not arguments[0],
+    "Fn::And": all,
+    "Fn::Or": any,
+}
+
+
+def _evaluate(value: Any, values: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """`value` with parameter Refs, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join and Condition evaluated;
+    a `!Ref AWS::NoValue` is dropped from its mapping or list. Other intrinsics are kept as they are."""
+    if isinstance(value, list):
+        items = [_evaluate(entry, values, conditions) for entry in value]
+        return [item for item in items if item is not _NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        found = _intrinsic(*next(iter(value.items())), values, conditions)
+        if found is not _KEEP:
+            return found
+    evaluated = {key: _evaluate(entry, values, conditions) for key, entry in value.items()}
+    return {key: entry for key, entry in evaluated.items() if entry is not _NO_VALUE}
+
+
+_KEEP = object()
+
+
+def _intrinsic(key: str, argument: Any, values: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """The value of one intrinsic function (`{key: argument}`), or _KEEP when it is not one evaluated here."""
+    if key == "Ref":
+        if argument == "AWS::NoValue":
+            return _NO_VALUE
+        return values.get(argument, _KEEP)
+    if key == "Condition" and isinstance(argument, str):
+        return conditions[argument]
+    if key == "Fn::If":
+        name, if_true, if_false = argument
+        return _evaluate(if_true if conditions[name] else if_false, values, conditions)
+    if key in _BOOLEAN:
+        return _BOOLEAN[key](_evaluate(argument, values, conditions))
+    if key == "Fn::Join":
+        separator, parts = _evaluate(argument, values, conditions)
+        if isinstance(parts, list) and all(isinstance(part, str) for part in parts):
+            return str(separator).join(parts)
+    return _KEEP
+
+
+def conditions(document: dict[str, Any], values: dict[str, Any]) -> dict[str, bool]:
+    """Each Condition of the template, evaluated for these parameter values."""
+    found: dict[str, bool] = {}
+    pending = dict(document.get("Conditions", {}))
+    while pending:  # a condition may name another (Condition: Name): evaluate those first
+        ready = {
+            name: spec for name, spec in pending.items() if all(other in found for other in _condition_names(spec))
+        }
+        if not ready:
+            raise ValueError(f"conditions that name each other or an unknown one: {sorted(pending)}")
+        for name, spec in ready.items():
+            found[name] = bool(_evaluate(spec, values, found))
+            del pending[name]
+    return found
+
+
+def _condition_names(value: Any) -> set[str]:
+    if isinstance(value, list):
+        return {name for entry in value for name in _condition_names(entry)}
+    if isinstance(value, dict):
+        if set(value) == {"Condition"} and isinstance(value["Condition"], str):
+            return {value["Condition"]}
+        return {name for entry in value.values() for name in _condition_names(entry)}
+    return set()
+
+
+def rendered(document: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template's Resources as CloudFormation would create them for these parameter values (defaults
+    otherwise): resources whose Condition is false left out, every Fn::If chosen, AWS::NoValue dropped, Refs to
+    parameters replaced by their values. Refs to resources, Fn::Sub and Fn::GetAtt are kept."""
+    values = parameter_values(document, overrides)
+    evaluated = conditions(document, values)
+    resources: dict[str, Any] = {}
+    for name, resource in document["Resources"].items():
+        if "Condition" in resource and not evaluated[resource["Condition"]]:
+            continue
+        resources[name] = _evaluate(resource, values, evaluated)
+    return resources
+
+
+def function_environment(
+    document: dict[str, Any], function: str, overrides: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The environment `function` gets in the cloud for these parameter values (defaults otherwise): the Globals'
+    variables, then its own; Refs to parameters replaced by their values, others (resources) kept."""
+    values = parameter_values(document, overrides)
+    evaluated = conditions(document, values)
+    variables = dict(document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    variables.update(document["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {}))
+    resolved: dict[str, Any] = _evaluate(variables, values, evaluated)
+    return resolved

@@ -176,7 +176,9 @@ def test_no_statement_in_the_template_allows_every_resource_but_where_aws_requir
 
 
 def test_the_http_api_writes_a_json_access_log_to_a_group_with_retention() -> None:
-    settings = RESOURCES["FlowApi"]["Properties"]["AccessLogSettings"]
+    stage = RESOURCES["FlowApiStage"]
+    assert (stage["Type"], stage["Properties"]["ApiId"]) == ("AWS::ApiGatewayV2::Stage", {"Ref": "FlowApi"})
+    settings = stage["Properties"]["AccessLogSettings"]
     assert settings["DestinationArn"] == {"Fn::GetAtt": ["FlowApiAccessLogGroup", "Arn"]}
     line = json.loads(settings["Format"])
     assert {"requestId", "ip", "routeKey", "status", "responseLatency"} <= set(line)
