@@ -45,8 +45,18 @@ $(CHECKOV_STAMP): requirements-checkov.txt constraints-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c constraints-checkov.txt
 	touch $@
 
+# `make run -- --auth jwt`: the words after `run` go to `python -m local` (make reads them as goals; the catch-all
+# below makes those goals no-ops). `--flag value`, not `--flag=value`: make takes a word with `=` for a variable.
+ifeq (run,$(firstword $(MAKECMDGOALS)))
+RUN_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+ifneq (,$(RUN_ARGS))
+%::
+	@:
+endif
+endif
+
 run: $(STAMP)
-	$(BIN)/python -m local
+	$(BIN)/python -m local $(RUN_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,22 +1,33 @@
-"""`make run`: the Flow Manager API on http://localhost:3000, backed by moto, until Ctrl-C."""
+"""`make run`: the Flow Manager API on http://localhost:3000, backed by moto, until Ctrl-C.
+
+`python -m local token --sub alice --scope "flows:read flows:write"` prints a token the stack accepts under
+`--auth jwt`, signed with the key in the data folder.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from local.lambdas import DEFAULT_FUNCTIONS_DIR  # standard library only: cheap before the signal handlers
+
+if TYPE_CHECKING:
+    from local.auth import LocalAuthority
 
 log = logging.getLogger("local")
 
 EXIT_PORT_UNAVAILABLE = 2
 EXIT_DATA_UNREADABLE = 3
+#: `--auth none` on an address other machines reach.
+EXIT_UNSAFE_BINDING = 2
 #: Where `make run` keeps its data unless told otherwise: `.local-data/` in the checkout (ignored by git).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local-data"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -42,8 +53,40 @@ def _seconds(raw: str) -> float:
     return seconds
 
 
+def _add_data_dir(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("FLOW_MANAGER_DATA") or DEFAULT_DATA_DIR),
+        help=help_text,
+    )
+
+
+def _add_jwt_settings(parser: argparse.ArgumentParser) -> None:
+    from local.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
+    parser.add_argument(
+        "--jwt-issuer",
+        default=os.environ.get("LOCAL_JWT_ISSUER") or DEFAULT_ISSUER,
+        metavar="ISSUER",
+        help=f"the `iss` tokens carry and --auth jwt expects (env LOCAL_JWT_ISSUER; {DEFAULT_ISSUER})",
+    )
+    parser.add_argument(
+        "--jwt-audience",
+        default=os.environ.get("LOCAL_JWT_AUDIENCE") or DEFAULT_AUDIENCE,
+        metavar="AUDIENCE",
+        help=f"the `aud` tokens carry and --auth jwt expects (env LOCAL_JWT_AUDIENCE; {DEFAULT_AUDIENCE})",
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    from local.auth import AUTH_MODES, AUTH_NONE
+
+    parser = argparse.ArgumentParser(
+        prog="python -m local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--port", type=_port, default=os.environ.get("PORT", "3000"), help="API port (env PORT; 3000)")
     parser.add_argument(
         "--moto-port",
@@ -65,12 +108,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder of the Python handlers the Lambda endpoint runs, <name>.py each (env FUNCTIONS_DIR; "
         "examples/functions/)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address the servers listen on (127.0.0.1)")
     parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("FLOW_MANAGER_DATA") or DEFAULT_DATA_DIR),
-        help="folder the flows and executions are saved in and loaded from (env FLOW_MANAGER_DATA; .local-data/)",
+        "--host",
+        default="127.0.0.1",
+        help="address the servers listen on (127.0.0.1); an address other machines reach needs --auth jwt",
+    )
+    parser.add_argument(
+        "--auth",
+        default=os.environ.get("LOCAL_AUTH") or AUTH_NONE,
+        help="none: every request is the development tenant `dev`, no token (loopback only); jwt: every route but "
+        "GET /, /health and /ui needs a token, checked as API Gateway's JWT authorizer does (env LOCAL_AUTH; none)",
+    )
+    _add_jwt_settings(parser)
+    _add_data_dir(
+        parser,
+        "folder the flows, executions and keys are saved in and loaded from (env FLOW_MANAGER_DATA; .local-data/)",
     )
     parser.add_argument(
         "--fresh",
@@ -91,7 +143,79 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
     )
+    args = parser.parse_args(argv)
+    args.auth = args.auth.strip().lower()
+    if args.auth not in AUTH_MODES:  # also the value LOCAL_AUTH gives, which argparse's choices would not check
+        parser.error(f"--auth (or LOCAL_AUTH) is one of {', '.join(AUTH_MODES)}, not {args.auth!r}")
+    return args
+
+
+def parse_token_args(argv: list[str]) -> argparse.Namespace:
+    from local.auth import ALL_SCOPES, DEFAULT_LIFETIME
+
+    parser = argparse.ArgumentParser(
+        prog="python -m local token",
+        description="Print a token the local stack accepts under --auth jwt (and nothing else: TOKEN=$(...) works), "
+        "signed with the key in the data folder (made there if the stack has not made it yet).",
+    )
+    parser.add_argument("--sub", required=True, help="the caller: the tenant, unless TENANT_CLAIM names another claim")
+    parser.add_argument(
+        "--scope",
+        default=" ".join(ALL_SCOPES),
+        help=f'space-separated scopes (default every one: "{" ".join(ALL_SCOPES)}")',
+    )
+    parser.add_argument(
+        "--lifetime", type=_seconds, default=float(DEFAULT_LIFETIME), metavar="SECONDS", help="seconds until exp (3600)"
+    )
+    _add_jwt_settings(parser)
+    _add_data_dir(parser, "the stack's data folder, where its signing key is (env FLOW_MANAGER_DATA; .local-data/)")
     return parser.parse_args(argv)
+
+
+def token(argv: list[str]) -> int:
+    """`python -m local token`: print one token, signed with the stack's key."""
+    from local.auth import LocalAuthority
+
+    args = parse_token_args(argv)
+    try:
+        authority = LocalAuthority(args.data_dir, issuer=args.jwt_issuer, audience=args.jwt_audience)
+    except (OSError, ValueError) as error:
+        sys.stderr.write(f"flow-manager: cannot read the signing key in {args.data_dir}: {error}\n")
+        return EXIT_DATA_UNREADABLE
+    sys.stdout.write(authority.issue(args.sub, args.scope, lifetime=args.lifetime) + "\n")
+    return 0
+
+
+def _token_command(args: argparse.Namespace) -> str:
+    """The exact `python -m local token` line that signs for this stack, its non-default settings included."""
+    from local.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
+    words = [
+        '.venv/bin/python -m local token --sub alice --scope "flows:read flows:write executions:read executions:write"'
+    ]
+    if args.data_dir.resolve() != DEFAULT_DATA_DIR.resolve():
+        words.append(f"--data-dir {shlex.quote(str(args.data_dir))}")
+    if args.jwt_issuer != DEFAULT_ISSUER:
+        words.append(f"--jwt-issuer {shlex.quote(args.jwt_issuer)}")
+    if args.jwt_audience != DEFAULT_AUDIENCE:
+        words.append(f"--jwt-audience {shlex.quote(args.jwt_audience)}")
+    return " ".join(words)
+
+
+def _announce_auth(args: argparse.Namespace, authority: LocalAuthority | None, url: str) -> None:
+    if authority is None:
+        log.info("auth: none; every request is the development tenant 'dev', holding every scope, no token needed")
+        return
+    log.info(
+        "auth: jwt, as API Gateway's JWT authorizer: issuer %s, audience %s, RS256 key %s (kid %s)",
+        authority.issuer,
+        ", ".join(authority.audiences),
+        authority.key_path,
+        authority.kid,
+    )
+    log.info("auth: GET /, /health and /ui need no token; every other request does. Get one (valid an hour) with")
+    log.info("auth:   TOKEN=$(%s)", _token_command(args))
+    log.info('auth:   curl -H "Authorization: Bearer $TOKEN" %s/flows', url)
 
 
 class _StopSignals:
@@ -118,8 +242,18 @@ class _StopSignals:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["token"]:
+        return token(arguments[1:])
     signals = _StopSignals()  # before the slow imports below, so an early Ctrl-C is a clean stop too
+    args = parse_args(arguments)
+    from local.auth import AUTH_JWT, LocalAuthority, UnsafeBinding, check_binding
+
+    try:
+        check_binding(args.host, args.auth)
+    except UnsafeBinding as error:
+        sys.stderr.write(f"flow-manager: {error}\n")
+        return EXIT_UNSAFE_BINDING
 
     from local.logs import configure_local
     from local.runtime import DataUnreadable, LocalRuntime, PortUnavailable
@@ -127,6 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_local(args.log_level)
     if signals.received:
         return 0
+    authority = None
+    if args.auth == AUTH_JWT:
+        try:
+            authority = LocalAuthority(args.data_dir, issuer=args.jwt_issuer, audience=args.jwt_audience)
+        except (OSError, ValueError) as error:
+            sys.stderr.write(f"flow-manager: cannot read the signing key in {args.data_dir}: {error}\n")
+            return EXIT_DATA_UNREADABLE
     runtime = LocalRuntime(
         port=args.port,
         moto_port=args.moto_port,
@@ -137,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         save_interval=args.save_every,
         functions_dir=args.functions,
         lambda_port=args.lambda_port,
+        auth=args.auth,
+        authority=authority,
     )
     try:
         runtime.start()
@@ -146,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataUnreadable as error:
         sys.stderr.write(f"flow-manager: {error}\n")
         return EXIT_DATA_UNREADABLE
+    _announce_auth(args, authority, runtime.url)
     try:
         if not signals.received:
             log.info("press Ctrl-C to stop")

@@ -26,8 +26,12 @@ def http_event(
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
     source_ip: str = "127.0.0.1",
+    *,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The event API Gateway sends for one request (route `ANY /{proxy+}`, stage `$default`)."""
+    """The event API Gateway sends for one request (route `ANY /{proxy+}`, stage `$default`). `authorizer`: what the
+    route's authorizer found (`{"jwt": {"claims", "scopes"}}` or `{"iam": {...}}`), at `requestContext.authorizer`;
+    None for a route without one."""
     lowered = {name.lower(): value for name, value in (headers or {}).items()}
     cookies = [part.strip() for part in lowered.pop("cookie", "").split(";") if part.strip()]
     content_type = lowered.get("content-type", "")
@@ -72,6 +76,8 @@ def http_event(
         "pathParameters": {"proxy": path.lstrip("/")},
         "isBase64Encoded": not is_text,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if cookies:
         event["cookies"] = cookies
     if query:

@@ -25,6 +25,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local import moto_patches
+from local.auth import AUTH_JWT, AUTH_MODES, AUTH_NONE, Gate, LocalAuthority, check_binding, development_gate, jwt_gate
 from local.containers import reset_containers
 from local.datastore import DataFolder, Keeper, LoadReport, PayloadBucket
 from local.esm import Handler, QueuePump, StreamPump, passes, sqs_failure_sink
@@ -208,11 +209,19 @@ class LocalRuntime:
         save_interval: float = 60.0,
         functions_dir: Path = DEFAULT_FUNCTIONS_DIR,
         lambda_port: int = 0,
+        auth: str = AUTH_NONE,
+        authority: LocalAuthority | None = None,
     ) -> None:
         """`data_dir`: load the data saved there on start and save into it periodically and on stop (None: keep
         nothing, as the tests do); `fresh`: start empty, setting the last save aside; `functions_dir`: the Python
-        handlers the Lambda endpoint runs, on `lambda_port` (0: a free port)."""
+        handlers the Lambda endpoint runs, on `lambda_port` (0: a free port); `auth`: `none` (every request is the
+        development tenant; loopback only) or `jwt` (every request but the public routes needs a token `authority`
+        signed, by default one whose key is kept in `data_dir`, or in memory without one)."""
+        if auth not in AUTH_MODES:
+            raise ValueError(f"auth is one of {', '.join(AUTH_MODES)}, not {auth!r}")
         self.host = host
+        self.auth = auth
+        self.authority = authority
         self._port = port
         self._moto_port = moto_port
         self._stack_name = stack_name
@@ -284,9 +293,19 @@ class LocalRuntime:
         )
         return self
 
+    def _gate(self) -> Gate:
+        """What stands in front of the API function: the development tenant, or the JWT authorizer."""
+        check_binding(self.host, self.auth)
+        if self.auth != AUTH_JWT:
+            return development_gate
+        if self.authority is None:
+            self.authority = LocalAuthority(self._data.folder if self._data is not None else None)
+        return jwt_gate(self.authority)
+
     def _start(self) -> None:
+        gate = self._gate()
         try:  # the API's socket first: it is the one a second `make run` collides with
-            self._api = ApiServer((self.host, self._port), _api_handler)
+            self._api = ApiServer((self.host, self._port), _api_handler, gate=gate)
         except OSError as error:
             raise _unavailable(error, "the API", self.host, self._port, "--port or PORT") from None
         try:

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local.apigw import HttpResponse, http_event, http_response
+from local.auth import Gate, Rejection
 from local.esm import LambdaContext
 
 log = logging.getLogger("local.http")
@@ -55,10 +56,15 @@ class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], handler: Handler, function_name: str = "ApiFunction") -> None:
+    def __init__(
+        self, address: tuple[str, int], handler: Handler, function_name: str = "ApiFunction", gate: Gate | None = None
+    ) -> None:
+        """`gate`: the authorizer in front of the function (local/auth.py); None: a route without one (no
+        `requestContext.authorizer`)."""
         super().__init__(address, ApiRequestHandler)
         self.handler = handler
         self.function_name = function_name
+        self.gate = gate
         self.invoke_lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -113,11 +119,19 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body was not read, so the connection cannot be reused
             response = _gateway_error(error.status, error.message)
         else:
-            event = http_event(self.command, path, query, self._headers(), body, self.client_address[0])
-            response = self.server.invoke(event)
+            response = self._authorized(path, query, body)
         self._send(response)
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.info("%s %s %d %.0f ms", self.command, self.path, response.status, elapsed_ms)
+
+    def _authorized(self, path: str, query: str, body: bytes | None) -> HttpResponse:
+        """The function's answer, once the authorizer lets the request through; the authorizer's 401 otherwise."""
+        headers = self._headers()
+        authorizer = self.server.gate(self.command, path, headers) if self.server.gate is not None else None
+        if isinstance(authorizer, Rejection):
+            return authorizer.response()
+        event = http_event(self.command, path, query, headers, body, self.client_address[0], authorizer=authorizer)
+        return self.server.invoke(event)
 
     def _headers(self) -> dict[str, str]:
         """Repeated headers joined with commas, as API Gateway does for payload 2.0."""
