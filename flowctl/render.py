@@ -265,13 +265,14 @@ def execution_view(document: dict[str, Any], flow_tasks: Sequence[str], now: dat
 
 
 def _note(run: dict[str, Any]) -> str:
-    if run.get("error"):
-        return short(run["error"])
-    if run.get("status") == "WAITING" and run.get("callback"):
+    waiting = run.get("status") == "WAITING"
+    if waiting and run.get("callback"):
         return "waiting for its callback"
     if run.get("child_execution_id"):
         return f"child execution {run['child_execution_id']}"
-    return ""
+    if waiting and run.get("error"):
+        return short(f"to be tried again after: {run['error']}")
+    return short(run["error"]) if run.get("error") else ""
 
 
 def history_table(events: Iterable[dict[str, Any]]) -> Table:
