@@ -18,7 +18,7 @@ STATUSES = ("CREATED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT
 PAGE, HISTORY_PAGE = 100, 50
 
 
-@click.group(cls=FlowctlGroup, context_settings=CONTEXT)
+@click.group(name="flowctl", cls=FlowctlGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="flowctl")
 @global_options
 def cli() -> None:
