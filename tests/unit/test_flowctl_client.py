@@ -292,12 +292,15 @@ def test_the_region_of_an_api_gateway_url() -> None:
 
 
 def test_collect_follows_cursors_up_to_most() -> None:
+    def items(*numbers: int) -> list[dict[str, Any]]:
+        return [{"n": number} for number in numbers]
+
     pages: Iterator[dict[str, Any]] = iter(
-        [{"items": [1, 2], "next_cursor": "a"}, {"items": [3, 4], "next_cursor": "b"}, {"items": [5]}]
+        [{"items": items(1, 2), "next_cursor": "a"}, {"items": items(3, 4), "next_cursor": "b"}, {"items": items(5)}]
     )
     api = FakeApi().on("GET", "/things", lambda _: (200, next(pages)))
     client = ApiClient("http://localhost:3000", transport=httpx.MockTransport(api))
 
-    assert client.collect("/things", "items", 3) == ([1, 2, 3], True)
-    assert client.collect("/things", "items", None) == ([5], False)
+    assert client.collect("/things", "items", 3) == (items(1, 2, 3), True)
+    assert client.collect("/things", "items", None) == (items(5), False)
     assert [r.url.params.get("cursor") for r in api.requests] == [None, "a", None]
