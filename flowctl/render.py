@@ -236,6 +236,8 @@ def execution_view(document: dict[str, Any], flow_tasks: Sequence[str], now: dat
     )
     table = _table("TASK", "STATUS", "ATTEMPT", "ELAPSED", "NOTE")
     results = document.get("task_results") or {}
+    # A task still running or waiting when the execution ended (timed out, cancelled) counts up to that end.
+    until = parse_time(document.get("ended_at")) or now
     for name in task_order(document, flow_tasks):
         run = results.get(name)
         if run is None:
@@ -246,13 +248,13 @@ def execution_view(document: dict[str, Any], flow_tasks: Sequence[str], now: dat
             Text(name),
             styled(run.get("status")),
             Text(str(run.get("attempts") or "")),
-            Text(elapsed(run.get("started_at"), None if running else run.get("ended_at"), now)),
+            Text(elapsed(run.get("started_at"), until if running else run.get("ended_at"), now)),
             Text(_note(run)),
         )
     parts: list[RenderableType] = [header, table]
     if document.get("error"):
         parts.append(Text.assemble(("error: ", "red"), short(document["error"], 400)))
-    waiting = waiting_callbacks(document)
+    waiting = [] if document.get("ended_at") else waiting_callbacks(document)
     for name in waiting:
         task = f" --task {name}" if len(waiting) > 1 else ""
         parts.append(

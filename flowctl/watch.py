@@ -37,7 +37,9 @@ def follow(rt: Runtime, api: ApiClient, execution_id: str, interval: float) -> i
         return FINAL[str(document["status"])]
     tasks = flow_tasks(api, execution_id)
     try:
-        with Live(console=rt.out, auto_refresh=False, transient=False) as live:
+        # Nothing else prints while it draws: sys.stdout and sys.stderr are left as they are.
+        live_view = Live(console=rt.out, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
+        with live_view as live:
             while True:
                 document = api.get(f"/executions/{execution_id}")
                 live.update(render.execution_view(document, tasks, rt.now()), refresh=True)

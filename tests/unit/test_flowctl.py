@@ -386,6 +386,20 @@ def test_status_shows_each_task_and_how_to_approve_the_one_that_waits() -> None:
     assert f"approve waits for its callback: flowctl approve {EXECUTION_ID} [--reject]" in result.stdout
 
 
+def test_a_task_left_waiting_by_a_timed_out_execution_counts_up_to_its_end() -> None:
+    waiting = run_of("approve", "WAITING", callback={"token": TOKEN, "url": f"/callbacks/{TOKEN}"})
+    document = status_document("TIMED_OUT", waiting, error="the execution did not end within 1 seconds")
+    api = FakeApi().on("GET", EXECUTION_PATH, (200, document))
+
+    result = invoke(api, "status", EXECUTION_ID)
+
+    assert result.exit_code == 0
+    # started 12:00:01, the execution ended 12:00:02 (NOW is 12:00:10); nothing to approve any more
+    assert ["approve", "WAITING", "1", "1.0s"] in [line.split()[:4] for line in result.stdout.splitlines()]
+    assert "error: the execution did not end within 1 seconds" in result.stdout
+    assert "flowctl approve" not in result.stdout
+
+
 def test_status_watch_exits_by_the_final_status() -> None:
     api = FakeApi().on("GET", EXECUTION_PATH, (200, status_document("RUNNING")), (200, status_document("CANCELLED")))
 
