@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Generator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -64,6 +64,11 @@ def error_line(status: int, reason: str, document: Any, text: str = "") -> str:
 def _detail(detail: dict[str, Any]) -> str:
     field, message = detail.get("field"), detail.get("message", "")
     return f"{field}: {message}" if field else str(message)
+
+
+def segment(value: str) -> str:
+    """A value as one segment of a path: an id cannot reach another route (`a/b`, `x?y`)."""
+    return quote(value, safe="")
 
 
 def is_loopback(url: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from flowctl import __version__, render
-from flowctl.client import ApiClient, FlowctlError
+from flowctl.client import ApiClient, FlowctlError, segment
 from flowctl.command import CONTEXT, EXIT_OK, FlowctlGroup, JsonValue, Runtime, global_options, runtime
 from flowctl.watch import POLL_SECONDS, flow_tasks, follow
 
@@ -82,7 +82,7 @@ def flows_show(flow_id: str, version: int | None) -> None:
     """Show a flow's definition: its tasks and conditions."""
     rt = runtime()
     with rt.client() as api:
-        document = api.get(f"/flows/{flow_id}", version=version)
+        document = api.get(f"/flows/{segment(flow_id)}", version=version)
     rt.emit(document, lambda: render.flow_view(document))
 
 
@@ -101,7 +101,7 @@ def run(flow_id: str, value: Any, watch: bool, idempotency_key: str | None, inte
     rt = runtime()
     headers = {"idempotency-key": idempotency_key} if idempotency_key else None
     with rt.client() as api:
-        started = api.post(f"/flows/{flow_id}/executions", {} if value is None else {"input": value}, headers)
+        started = api.post(f"/flows/{segment(flow_id)}/executions", {} if value is None else {"input": value}, headers)
         if watch:
             return follow(rt, api, str(started["execution_id"]), interval)
     execution_id = started.get("execution_id")
@@ -126,7 +126,7 @@ def status(execution_id: str, watch: bool, interval: float) -> int:
     with rt.client() as api:
         if watch:
             return follow(rt, api, execution_id, interval)
-        document = api.get(f"/executions/{execution_id}")
+        document = api.get(f"/executions/{segment(execution_id)}")
         tasks = [] if rt.options.json else flow_tasks(api, execution_id)
     rt.emit(document, lambda: render.execution_view(document, tasks, rt.now()))
     return EXIT_OK
@@ -142,7 +142,7 @@ def history(execution_id: str) -> None:
     cursor: str | None = None
     with rt.client() as api:
         while True:
-            page = api.get(f"/executions/{execution_id}/history", limit=HISTORY_PAGE, cursor=cursor)
+            page = api.get(f"/executions/{segment(execution_id)}/history", limit=HISTORY_PAGE, cursor=cursor)
             events.extend(page.get("events") or [])
             cursor = page.get("next_cursor")
             if not cursor:
@@ -184,7 +184,7 @@ def cancel(execution_id: str) -> None:
     """Cancel a CREATED or RUNNING execution."""
     rt = runtime()
     with rt.client() as api:
-        answer = api.post(f"/executions/{execution_id}/cancel")
+        answer = api.post(f"/executions/{segment(execution_id)}/cancel")
     rt.emit(answer, lambda: f"execution {execution_id} is {answer.get('status')}")
 
 
@@ -212,7 +212,7 @@ def approve(target: str, reject: bool, result: Any, reason: str | None, task_nam
         body["output"] = result
     with rt.client() as api:
         token = callback_token(api, target, task_name)
-        answer = api.post(f"/callbacks/{token}", body)
+        answer = api.post(f"/callbacks/{segment(token)}", body)
     rt.emit(answer, lambda: render.callback_line(answer))
 
 
@@ -224,7 +224,7 @@ def callback_token(api: ApiClient, target: str, task_name: str | None) -> str:
         if task_name:
             raise click.UsageError("--task goes with an execution id, not with a token")
         return target
-    document = api.get(f"/executions/{target}")
+    document = api.get(f"/executions/{segment(target)}")
     waiting = render.waiting_callbacks(document)
     if task_name:
         if task_name not in waiting:

@@ -8,7 +8,7 @@ import click
 from rich.live import Live
 
 from flowctl import render
-from flowctl.client import ApiClient, ApiError
+from flowctl.client import ApiClient, ApiError, segment
 from flowctl.command import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, Runtime
 
 #: An execution's final statuses, and the exit code a watch ends with on each.
@@ -19,7 +19,7 @@ POLL_SECONDS = 0.5
 def flow_tasks(api: ApiClient, execution_id: str) -> list[str]:
     """The names of the tasks of the flow version the execution runs, in definition order (none if unreadable)."""
     try:
-        version = api.get(f"/executions/{execution_id}/flow")
+        version = api.get(f"/executions/{segment(execution_id)}/flow")
     except ApiError:
         return []
     return [str(task.get("name")) for task in (version.get("definition") or {}).get("tasks") or []]
@@ -29,10 +29,10 @@ def follow(rt: Runtime, api: ApiClient, execution_id: str, interval: float) -> i
     """Poll the status document until the execution ends: live on the console, or silently with --output json
     (then the last document is printed). The exit code tells how it ended."""
     if rt.options.json:
-        document = api.get(f"/executions/{execution_id}")
+        document = api.get(f"/executions/{segment(execution_id)}")
         while document.get("status") not in FINAL:
             rt.sleep(interval)
-            document = api.get(f"/executions/{execution_id}")
+            document = api.get(f"/executions/{segment(execution_id)}")
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return FINAL[str(document["status"])]
     tasks = flow_tasks(api, execution_id)
@@ -41,7 +41,7 @@ def follow(rt: Runtime, api: ApiClient, execution_id: str, interval: float) -> i
         live_view = Live(console=rt.out, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
         with live_view as live:
             while True:
-                document = api.get(f"/executions/{execution_id}")
+                document = api.get(f"/executions/{segment(execution_id)}")
                 live.update(render.execution_view(document, tasks, rt.now()), refresh=True)
                 if document.get("status") in FINAL:
                     return FINAL[str(document["status"])]

@@ -304,3 +304,12 @@ def test_collect_follows_cursors_up_to_most() -> None:
     assert client.collect("/things", "items", 3) == (items(1, 2, 3), True)
     assert client.collect("/things", "items", None) == (items(5), False)
     assert [r.url.params.get("cursor") for r in api.requests] == [None, "a", None]
+
+
+def test_an_id_is_one_segment_of_the_path() -> None:
+    api = FakeApi()
+
+    result = invoke(api, "flows", "show", "a/b?c")
+
+    assert result.exit_code == 3  # the scripted API has no such flow
+    assert api.requests[0].url.raw_path == b"/flows/a%2Fb%3Fc"
