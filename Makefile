@@ -29,10 +29,11 @@ help:
 	@echo "make bench  - cost and speed benchmark; writes bench/results.json"
 	@echo "make template-check - cfn-lint and checkov on template.yaml (.cfnlintrc.yaml, .checkov.yaml); part of make test"
 
-$(STAMP): requirements-dev.txt constraints.txt
+$(STAMP): requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), f"Python 3.13 is needed, {sys.version.split()[0]} found"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(SAM_STAMP): requirements-sam.txt constraints-sam.txt
