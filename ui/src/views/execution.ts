@@ -75,6 +75,8 @@ interface Screen {
   graph: FlowGraph | null;
   picture: SVGSVGElement | null;
   selected: string | null;
+  /** Whether the user chose the task shown; until then it follows the execution's current task. */
+  picked: boolean;
   history: HistoryEvent[];
   historySignature: string;
   parts: Record<"head" | "actions" | "callbacks" | "graph" | "detail" | "timeline" | "input" | "problem", HTMLElement>;
@@ -93,6 +95,7 @@ export function executionView({ root, params, notice }: Context): () => void {
     graph: null,
     picture: null,
     selected: null,
+    picked: false,
     history: [],
     historySignature: "",
     parts: {
@@ -325,14 +328,15 @@ function showGraph(screen: Screen, doc: StatusDocument): void {
     screen.picture = drawGraph(screen.graph, {
       captionRoom: " · waiting ×99",
       onSelect: (name) => {
-        screen.selected = name;
-        if (screen.picture) select(screen.picture, name);
-        showDetail(screen);
+        pick(screen, name);
       },
     });
     replace(screen.parts.graph, graphFrame(screen.picture), legend());
-    screen.selected = doc.current_task ?? doc.path.at(-1) ?? null;
-    if (screen.selected) select(screen.picture, screen.selected);
+  }
+  const current = doc.current_task ?? doc.path.at(-1) ?? null;
+  if (!screen.picked && current !== screen.selected) {
+    screen.selected = current;
+    select(screen.picture, current);
   }
   if (screen.graph) paint(screen.picture, screen.graph, doc.task_results);
 }
@@ -462,7 +466,11 @@ function showTimeline(screen: Screen, truncated = false): void {
             "tr",
             { "data-task": event.task_name, "data-attempt": event.attempt },
             h("td", { class: "num" }, String(event.seq)),
-            h("td", null, h("a", { href: "#", onclick: (e: Event) => (e.preventDefault(), pick(screen, event.task_name)) }, event.task_name)),
+            h(
+              "td",
+              null,
+              h("a", { href: "#", onclick: (e: Event) => (e.preventDefault(), pick(screen, event.task_name), screen.parts.detail.scrollIntoView({ block: "nearest" })) }, event.task_name),
+            ),
             h("td", { class: "num" }, String(event.attempt)),
             h("td", null, badge(event.status)),
             h("td", null, when(event.started_at)),
@@ -480,7 +488,7 @@ function showTimeline(screen: Screen, truncated = false): void {
 
 function pick(screen: Screen, name: string): void {
   screen.selected = name;
+  screen.picked = true;
   if (screen.picture) select(screen.picture, name);
   showDetail(screen);
-  screen.parts.detail.scrollIntoView({ block: "nearest" });
 }

@@ -21,6 +21,12 @@ export interface ExecutionSummary {
 
 const PAGE_SIZES = [10, 25, 50, 100];
 
+/** The page size the URL asks for, within what the API takes (1 to 100); 25 otherwise. */
+function pageSize(asked: string | null): number {
+  const size = Number(asked);
+  return Number.isInteger(size) && size >= 1 && size <= 100 ? size : 25;
+}
+
 export function executionsView({ root, query, notice }: Context): void {
   setTitle("Executions");
   const filters = {
@@ -28,7 +34,7 @@ export function executionsView({ root, query, notice }: Context): void {
     status: query.get("status") ?? "",
     from: query.get("from") ?? "",
     to: query.get("to") ?? "",
-    limit: PAGE_SIZES.includes(Number(query.get("limit"))) ? Number(query.get("limit")) : 25,
+    limit: pageSize(query.get("limit")),
     cursor: query.get("cursor") ?? "",
   };
   const flowSelect = h("select", { id: "filter-flow", name: "flow_id" }, h("option", { value: "" }, "choose a flow…"));
@@ -45,7 +51,7 @@ export function executionsView({ root, query, notice }: Context): void {
     ),
     h("label", null, "Created from ", h("input", { type: "datetime-local", name: "from", value: filters.from, step: 1 })),
     h("label", null, "to ", h("input", { type: "datetime-local", name: "to", value: filters.to, step: 1 })),
-    h("label", null, "Per page ", h("select", { name: "limit" }, PAGE_SIZES.map((n) => h("option", { value: n, selected: n === filters.limit }, String(n))))),
+    h("label", null, "Per page ", h("select", { name: "limit" }, [...new Set([...PAGE_SIZES, filters.limit])].sort((a, b) => a - b).map((n) => h("option", { value: n, selected: n === filters.limit }, String(n))))),
     h("button", { type: "submit" }, "Show"),
   );
   form.addEventListener("submit", (event) => {
