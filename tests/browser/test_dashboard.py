@@ -76,6 +76,61 @@ def test_the_graph_of_parallel_branches_shows_every_task_its_start_and_its_join(
     screenshot(page, "flow")
 
 
+def fifty_tasks() -> dict[str, Any]:
+    """A flow of 50 tasks: a fork into four branches of eleven, each with a failure path, that join; then five more,
+    one of them chosen by a `when` rule."""
+    tasks = [{"name": "begin", "type": "fetch_data"}]
+    conditions = []
+    for branch in "abcd":
+        chain = [f"{branch}{step:02d}" for step in range(11)]
+        tasks += [{"name": name, "type": "process_data"} for name in chain]
+        conditions.append({"source_task": "begin", "outcome": "success", "target_task_success": chain[0]})
+        for here, there in zip(chain, [*chain[1:], "merge"], strict=True):
+            failure = "repair" if here.endswith("05") else "end"
+            conditions.append(
+                {"source_task": here, "outcome": "success", "target_task_success": there}
+                | {"target_task_failure": failure}
+            )
+    tasks += [{"name": name, "type": "pass"} for name in ("repair", "merge", "big", "small", "report")]
+    conditions += [
+        {"source_task": "repair", "outcome": "success", "target_task_success": "merge"},
+        {
+            "source_task": "merge",
+            "outcome": "success",
+            "when": {"path": "count", "op": "gt", "value": 10},
+            "target_task_success": "big",
+            "target_task_failure": "small",
+        },
+        {"source_task": "big", "outcome": "success", "target_task_success": "report"},
+        {"source_task": "small", "outcome": "success", "target_task_success": "report"},
+    ]
+    assert len(tasks) == 50
+    return {"id": "fifty", "name": "Fifty tasks", "start_task": "begin", "tasks": tasks, "conditions": conditions}
+
+
+def test_a_flow_of_fifty_tasks_is_laid_out_without_overlaps(page: Page, client: Client) -> None:
+    definition = fifty_tasks()
+    store(client, definition)
+
+    page.goto("/ui/flows/fifty")
+
+    graph = page.locator("svg.graph")
+    expect(graph.locator("text.name")).to_have_count(50)
+    boxes = graph.locator("g.node rect.box").evaluate_all(
+        "rects => rects.map(r => { const b = r.getBBox(); const m = r.getCTM(); "
+        "return [m.e + b.x, m.f + b.y, b.width, b.height]; })"
+    )
+    assert len(boxes) == 50
+    for i, (x1, y1, w1, h1) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1, "two task nodes overlap"
+    expect(node(page, "merge")).to_have_class(re.compile(r"\bjoin\b"))
+    expect(node(page, "report")).not_to_have_class(re.compile(r"\bjoin\b"))  # big or small runs, never both
+    expect(graph.locator("g.edge-label.otherwise text")).to_have_text("otherwise")
+    expect(graph.locator("g.edge-label.success text", has_text="count > 10")).to_have_count(1)
+    screenshot(page, "flow-fifty-tasks")
+
+
 def test_an_executions_nodes_change_colour_as_it_runs(page: Page, client: Client) -> None:
     store(client, SLOW_STEPS)
     page.goto("/ui/flows/slow-steps")

@@ -166,9 +166,9 @@ export function flowGraph(definition: FlowDefinition): FlowGraph {
 }
 
 /** The tasks parallel branches meet at. The conditions of a task each run their target as a branch of its own;
- * a task is a join when two of its incoming edges come from different branches of one such task. Paths that meet
- * after a choice (a handled failure, a `when`) are not joins: only one of them runs, and neither is what follows a
- * join. */
+ * a task is a join when two of its incoming edges come from tasks that separate branches of one such task reach
+ * (no branch reaches both). Paths that meet after a choice (a handled failure, a `when`) are not joins, since only
+ * one of them runs; nor is what follows a join, which every branch reaches. */
 function joinTasks(edges: GraphEdge[]): Set<string> {
   const isTask = (id: string) => id.startsWith("task:");
   const taskEdges = edges.filter((edge) => isTask(edge.from) && isTask(edge.to));
@@ -203,7 +203,8 @@ function joinTasks(edges: GraphEdge[]): Set<string> {
     const incoming = new Map<string, { from: string; branches: Set<number> }[]>();
     for (const edge of taskEdges) incoming.set(edge.to, [...(incoming.get(edge.to) ?? []), { from: edge.from, branches: branchesOf(edge) }]);
     for (const [task, arrivals] of incoming) {
-      const meets = arrivals.some((a) => arrivals.some((b) => a.from !== b.from && [...a.branches].some((i) => [...b.branches].some((j) => i !== j))));
+      const apart = (a: Set<number>, b: Set<number>) => a.size > 0 && b.size > 0 && [...a].every((i) => !b.has(i));
+      const meets = arrivals.some((a) => arrivals.some((b) => a.from !== b.from && apart(a.branches, b.branches)));
       if (meets) joins.add(task);
     }
   }
