@@ -442,7 +442,8 @@ function showTimeline(screen: Screen, truncated = false): void {
   const t0 = Math.min(...starts);
   const span = Math.max(1, Math.max(...ends) - t0);
   const bar = (event: HistoryEvent) => {
-    const start = event.started_at ? Date.parse(event.started_at) : t0;
+    if (!event.started_at) return null; // not started: nothing to draw yet
+    const start = Date.parse(event.started_at);
     const end = event.ended_at ? Date.parse(event.ended_at) : Date.now();
     const x = ((start - t0) / span) * 100;
     const width = Math.max(0.4, ((end - start) / span) * 100);
