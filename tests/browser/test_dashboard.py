@@ -17,19 +17,23 @@ from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e
 
-#: Two tasks that each take two seconds, then one that does not: long enough to watch each change colour.
+#: Two steps of two seconds each, the second beside a quick branch, both joining at the end: long enough to watch
+#: each task change colour.
 SLOW_STEPS: dict[str, Any] = {
     "id": "slow-steps",
-    "name": "Two slow steps, then a quick one",
-    "start_task": "first",
+    "name": "Prepare, then crunch beside a quick check, then publish",
+    "start_task": "prepare",
     "tasks": [
-        {"name": "first", "type": "wait", "parameters": {"seconds": 2}},
-        {"name": "second", "type": "wait", "parameters": {"seconds": 2}},
-        {"name": "last", "type": "pass"},
+        {"name": "prepare", "type": "wait", "parameters": {"seconds": 2}},
+        {"name": "crunch", "type": "wait", "parameters": {"seconds": 2}},
+        {"name": "quick_check", "type": "pass"},
+        {"name": "publish", "type": "pass"},
     ],
     "conditions": [
-        {"name": "on", "source_task": "first", "outcome": "success", "target_task_success": "second"},
-        {"name": "then", "source_task": "second", "outcome": "success", "target_task_success": "last"},
+        {"source_task": "prepare", "outcome": "success", "target_task_success": "crunch"},
+        {"source_task": "prepare", "outcome": "success", "target_task_success": "quick_check"},
+        {"source_task": "crunch", "outcome": "success", "target_task_success": "publish"},
+        {"source_task": "quick_check", "outcome": "success", "target_task_success": "publish"},
     ],
 }
 #: A run that waits long enough to be cancelled (over 5 s, so its run parks and a timer would resume it).
@@ -138,21 +142,22 @@ def test_an_executions_nodes_change_colour_as_it_runs(page: Page, client: Client
     page.get_by_role("button", name="Start execution").click()
 
     expect(page).to_have_url(re.compile(r"/ui/executions/[0-9a-f-]{36}$"))
-    first, second, last = node(page, "first"), node(page, "second"), node(page, "last")
-    expect(first).to_have_attribute("data-status", "RUNNING")
-    expect(first.locator("rect.box")).to_have_css("fill", RUNNING_FILL)
-    expect(last).to_have_attribute("data-status", "NOT_RUN")
-    expect(second).to_have_attribute("data-status", "RUNNING")
-    expect(first).to_have_attribute("data-status", "SUCCESS")
-    expect(first.locator("rect.box")).to_have_css("fill", SUCCESS_FILL)
+    prepare, crunch, publish = node(page, "prepare"), node(page, "crunch"), node(page, "publish")
+    expect(prepare).to_have_attribute("data-status", "RUNNING")
+    expect(prepare.locator("rect.box")).to_have_css("fill", RUNNING_FILL)
+    expect(publish).to_have_attribute("data-status", "NOT_RUN")
+    expect(crunch).to_have_attribute("data-status", "RUNNING")
+    expect(prepare).to_have_attribute("data-status", "SUCCESS")
+    expect(prepare.locator("rect.box")).to_have_css("fill", SUCCESS_FILL)
+    expect(publish).to_have_attribute("data-status", "NOT_RUN")  # the join waits for crunch
     screenshot(page, "execution-running")
     expect(page.locator("#execution-status")).to_have_text("COMPLETED")
-    for task in (first, second, last):
-        expect(task).to_have_attribute("data-status", "SUCCESS")
+    for task in ("prepare", "crunch", "quick_check", "publish"):
+        expect(node(page, task)).to_have_attribute("data-status", "SUCCESS")
     # The timeline has every attempt, with its duration.
     rows = page.locator("table.timeline tbody tr")
-    expect(rows).to_have_count(3)
-    expect(rows.nth(0)).to_contain_text(re.compile(r"first.*SUCCESS.*\d+(\.\d+)? s", re.DOTALL))
+    expect(rows).to_have_count(4)
+    expect(rows.nth(0)).to_contain_text(re.compile(r"prepare.*SUCCESS.*\d+(\.\d+)? s", re.DOTALL))
     screenshot(page, "execution")
 
 
