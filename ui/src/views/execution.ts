@@ -122,18 +122,29 @@ export function executionView({ root, params, notice }: Context): () => void {
     h("section", null, h("h2", null, "Execution input"), parts.input)]);
   let timer: number | undefined;
   let stopped = false;
+  let paused = false; // a hidden tab is not polled; showing it again reads at once
+  let latest = 0; // the newest poll: an older one still in flight schedules nothing
   const poll = async () => {
-    const again = await refresh(screen);
-    if (!stopped && again) timer = window.setTimeout(poll, again === "slow" ? POLL_MS * 3 : POLL_MS);
-  };
-  screen.refresh = () => {
+    const mine = ++latest;
     window.clearTimeout(timer);
-    void poll();
+    const again = await refresh(screen);
+    if (stopped || mine !== latest || !again) return;
+    if (document.hidden) paused = true;
+    else timer = window.setTimeout(poll, again === "slow" ? POLL_MS * 3 : POLL_MS);
   };
+  const wake = () => {
+    if (paused && !document.hidden && !stopped) {
+      paused = false;
+      void poll();
+    }
+  };
+  document.addEventListener("visibilitychange", wake);
+  screen.refresh = () => void poll();
   void poll();
   return () => {
     stopped = true;
     window.clearTimeout(timer);
+    document.removeEventListener("visibilitychange", wake);
   };
 }
 
