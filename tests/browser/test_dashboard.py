@@ -307,6 +307,23 @@ def refusing(status: int) -> Callable[[Route], None]:
     return lambda route: route.fulfill(status=status, content_type="application/json", body=body)
 
 
+def test_a_flow_is_stored_from_the_page_and_a_refusal_lists_its_problems(page: Page) -> None:
+    page.goto("/ui/flows")
+    page.get_by_text("Store a flow").click()
+    definition = page.get_by_label("Paste a flow definition")
+
+    definition.fill(json.dumps({"id": "broken", "name": "x", "start_task": "nowhere", "tasks": []}))
+    page.get_by_role("button", name="Store flow").click()
+    expect(page.get_by_role("alert")).to_contain_text("The request has problems")
+    expect(page.get_by_role("alert").locator("li").first).to_be_visible()
+
+    definition.fill(json.dumps(example("pipeline")))
+    page.get_by_role("button", name="Store flow").click()
+    expect(page).to_have_url(re.compile(r"/ui/flows/pipeline$"))
+    expect(page.get_by_role("status")).to_contain_text("Stored as version 1")
+    expect(page.locator('svg.graph text.name:text-is("announce")')).to_be_visible()
+
+
 def test_an_unknown_flow_and_an_unknown_page_say_so(page: Page) -> None:
     page.goto("/ui/flows/no-such-flow")
     expect(page.get_by_role("alert")).to_contain_text("Not found, maybe another tenant's")

@@ -97,6 +97,7 @@ function versionLinks(flow: FlowListed): HTMLElement[] {
 
 function storeForm(): HTMLElement {
   const area = h("textarea", {
+    id: "definition",
     name: "definition",
     rows: 12,
     spellcheck: "false",
@@ -111,7 +112,6 @@ function storeForm(): HTMLElement {
     h("div", { class: "row" }, h("button", { type: "submit" }, "Store flow")),
     outcome,
   );
-  area.id = "definition";
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const parsed = parseJson(area.value, "The definition");
