@@ -51,6 +51,11 @@ from flowcore.observability import logger
 from flowcore.wiring import api as wiring
 from flowcore.wiring.shared import forget
 
+try:
+    from functions.api import dashboard
+except ModuleNotFoundError:  # on Lambda, app.py is a top-level module with dashboard.py beside it
+    import dashboard  # type: ignore[import-not-found,no-redef]
+
 MAX_BODY_BYTES = 1024 * 1024
 SERVICE_VERSION = "1.0.0"
 TITLE = "Flow Manager"
@@ -585,6 +590,8 @@ def _refusal(error: FlowError) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # `context`: Lambda's context object, or the local stack's stand-in for it (local/esm.py).
+    if (page := dashboard.answer(event)) is not None:
+        return page
     _enable_docs(event)
     refused = _refused(event)
     if refused is not None:
