@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from local.template import StackSpec, stack_spec
+from local.template import StackSpec, load, parameter_values, stack_spec
 
 ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/flow-manager-local"
 REGION = "us-east-1"
@@ -51,7 +51,23 @@ class LocalStack:
             # http tasks reach what the developer allows; its localhost entries may be loopback (only here).
             "HTTP_TASK_ALLOW": os.environ.get("HTTP_TASK_ALLOW", self.spec.environment.get("HTTP_TASK_ALLOW", "")),
             "HTTP_TASK_LOCAL_LOOPBACK": "true",
+            **_tenancy_settings(),
         }
+
+
+#: The per-tenant settings the API and the runner read, and the template Parameter that gives each its default.
+_TENANCY_PARAMETERS = {
+    "TENANT_CLAIM": "TenantClaim",
+    "QUOTA_RUNNING_EXECUTIONS": "RunningExecutionsQuota",
+    "QUOTA_STARTS_PER_SECOND": "StartsPerSecondQuota",
+}
+
+
+def _tenancy_settings() -> dict[str, str]:
+    """The tenant claim and the quotas, as a deployment with the template's defaults has them, unless the
+    environment says otherwise (`QUOTA_STARTS_PER_SECOND=0 make run`: no limit)."""
+    defaults = parameter_values(load())
+    return {name: os.environ.get(name, str(defaults[parameter])) for name, parameter in _TENANCY_PARAMETERS.items()}
 
 
 def create_stack(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,11 @@ import pytest
 from tests.harness import AWS_ENV, AWS_ENV_REMOVED, EXAMPLES, MOTO_CONFIG, ROOT, Harness, example, local_account
 
 __all__ = ["EXAMPLES", "MOTO_CONFIG", "ROOT", "Harness", "example"]
+
+# Local stacks started by tests (in process or as `python -m local`) have no tenant quotas unless a test sets them
+# (tests/integration/test_tenancy.py, tests/e2e/test_quotas_http.py): tests start executions as fast as they like.
+for _quota in ("QUOTA_RUNNING_EXECUTIONS", "QUOTA_STARTS_PER_SECOND"):
+    os.environ.setdefault(_quota, "0")
 
 
 @pytest.fixture

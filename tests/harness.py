@@ -22,6 +22,7 @@ from moto import mock_aws
 
 from flowcore.domain.tenancy import DEV_TENANT, scoped
 from local import moto_patches
+from local.auth import ALL_SCOPES, dev_authorizer
 from local.containers import reset_containers
 from local.stack import FAKE_CREDENTIALS
 from local.streams import StreamCursor
@@ -45,6 +46,9 @@ AWS_ENV = {
     # mock does not intercept; the classic endpoint reaches it.
     "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": "https://streams.dynamodb.us-east-1.amazonaws.com",
 }
+#: No tenant quotas unless the environment sets them (tests/integration/test_tenancy.py does): tests and benchmarks
+#: start executions as fast as they like.
+QUOTAS = ("QUOTA_RUNNING_EXECUTIONS", "QUOTA_STARTS_PER_SECOND")
 AWS_ENV_REMOVED = ("AWS_ENDPOINT_URL", "AWS_PROFILE")
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -109,17 +113,9 @@ def documented_data() -> dict[str, tuple[dict[str, Any], str, Any]]:
     return rows
 
 
-ALL_SCOPES = "flows:read flows:write executions:read executions:write"
-
-
-def jwt_authorizer(tenant: str, scopes: str = ALL_SCOPES) -> dict[str, Any]:
+def jwt_authorizer(tenant: str, scopes: str = " ".join(ALL_SCOPES)) -> dict[str, Any]:
     """`requestContext.authorizer` as API Gateway's JWT authorizer hands it over (every claim a string)."""
     return {"jwt": {"claims": {"sub": tenant, "scope": scopes}, "scopes": None}}
-
-
-def dev_authorizer() -> dict[str, Any]:
-    """The local stack's one development tenant, with every scope."""
-    return jwt_authorizer(DEV_TENANT)
 
 
 @dataclass
@@ -242,7 +238,8 @@ def _environment(values: dict[str, str], removed: tuple[str, ...] = ()) -> Itera
 def local_account() -> Iterator[Harness]:
     """A fresh moto account holding the template's resources; the environment is restored on exit."""
     moto_patches.apply()  # the same DynamoDB as `make run`'s (local/moto_patches.py)
-    with _environment(AWS_ENV, AWS_ENV_REMOVED), mock_aws(config=MOTO_CONFIG):
+    quotas = {name: os.environ.get(name, "0") for name in QUOTAS}
+    with _environment({**AWS_ENV, **quotas}, AWS_ENV_REMOVED), mock_aws(config=MOTO_CONFIG):
         from functions.failure_handler import app as failure_app
         from functions.task_runner import app as runner_app
         from local.esm import QueuePump

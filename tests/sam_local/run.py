@@ -243,9 +243,9 @@ def check_api_events(sam: Sam, stack: Stack) -> None:
     _check(created.get("statusCode") == 200, "POST /flow/create answers 200", created)
     body = json.loads(created["body"])
     _check((body.get("flow_id"), body.get("status")) == ("flow123", "created"), "the flow is created", body)
-    stored = stack.items("FLOW#flow123")
+    stored = stack.items("T#dev#FLOW#flow123")
     _check(bool(stored), "the flow is in the table", stored)
-    _say(f"ok   ApiFunction  events/api_create_flow.json: 200 created; {len(stored)} item(s) under FLOW#flow123")
+    _say(f"ok   ApiFunction  events/api_create_flow.json: 200 created; {len(stored)} item(s) under T#dev#FLOW#flow123")
 
 
 def check_stream_events(sam: Sam, stack: Stack) -> None:
@@ -304,8 +304,8 @@ def check_failure_handler(sam: Sam, stack: Stack) -> None:
     execution_id = "3f9c1c1e-0000-4000-8000-0000000000fa"
     meta = {
         **_event("stream_start_execution.json")["Records"][0]["dynamodb"]["NewImage"],
-        "pk": {"S": f"EXEC#{execution_id}"},
-        "execution_id": {"S": execution_id},
+        "pk": {"S": f"T#dev#EXEC#{execution_id}"},
+        "execution_id": {"S": f"dev/{execution_id}"},
     }
     stack.put(meta)
     pump.drain()
@@ -320,7 +320,7 @@ def check_failure_handler(sam: Sam, stack: Stack) -> None:
     queue = QueuePump(sqs, resources.queue_url, resources.queue_arn, failure_handler, "FailureHandlerFunction")
     queue.drain()
     _check(answers == [{"batchItemFailures": []}], "the failure handler takes the message", answers)
-    status = stack.items(f"EXEC#{execution_id}")["META"].get("status")
+    status = stack.items(f"T#dev#EXEC#{execution_id}")["META"].get("status")
     _check(status == "FAILED", "the execution of the given-up record ends FAILED", status)
     _say("ok   FailureHandlerFunction  OnFailure message of a real stream record: execution FAILED")
 

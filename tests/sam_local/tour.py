@@ -84,7 +84,7 @@ def run_tour(sam: Sam, stack: Stack, say: Callable[[str], None]) -> None:
     from tests.sam_local.run import ROOT, CheckFailed, _check
 
     resources = stack.resources
-    stack.clear("FLOW#flow123")  # stored by the create-flow event above; the tour stores it anew
+    stack.clear("T#dev#FLOW#flow123")  # stored by the create-flow event above; the tour stores it anew
     with _server(sam, "start-lambda", _free_port(), "start-lambda.log") as lambda_url:
         client = boto3.client(
             "lambda",

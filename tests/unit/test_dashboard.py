@@ -174,14 +174,20 @@ def test_on_a_named_stage_the_page_is_under_the_stage(dist: Path) -> None:
     assert dashboard.answer(event("/ui/flows", stage="prod")) is None
 
 
-def test_the_api_handler_answers_ui_before_its_routes(dist: Path) -> None:
+def test_the_api_handler_answers_ui_before_its_routes(dist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.api.app import lambda_handler
     from local.apigw import http_event
+    from local.auth import dev_authorizer
     from local.esm import LambdaContext
 
+    monkeypatch.setenv("TABLE_NAME", "flow-manager")
     page = lambda_handler(http_event("GET", "/ui/executions/abc"), LambdaContext("ApiFunction"))
-    posted = lambda_handler(http_event("POST", "/ui/flows", body=b"{}"), LambdaContext("ApiFunction"))
+    anonymous = lambda_handler(http_event("POST", "/ui/flows", body=b"{}"), LambdaContext("ApiFunction"))
+    posted = lambda_handler(
+        http_event("POST", "/ui/flows", body=b"{}", authorizer=dev_authorizer()), LambdaContext("ApiFunction")
+    )
 
-    assert page["statusCode"] == 200
+    assert page["statusCode"] == 200  # public: no caller needed
     assert page["headers"]["Content-Type"] == "text/html; charset=utf-8"
+    assert anonymous["statusCode"] == 401  # only GET under /ui is public, as in the template
     assert posted["statusCode"] == 404  # no route of the API has that path either
