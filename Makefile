@@ -94,7 +94,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/flowcore/flowcore functions local tests/fakes.py
+	$(BIN)/mypy layers/flowcore/flowcore functions local flowctl tests/fakes.py
 
 sam-check: $(SAM_STAMP) ui
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint

@@ -65,20 +65,33 @@ def runtime() -> Runtime:
 # -- global options: accepted before the command's name and after it ------------------------------------------
 
 
+@dataclass(frozen=True)
+class Approval:
+    """`approve --output JSON`: the approval's output, not a format."""
+
+    text: str
+
+
 class OutputFormat(click.Choice[str]):
     def __init__(self) -> None:
         super().__init__(["table", "json"], case_sensitive=False)
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Approval):
+            return value
         try:
             return str(super().convert(value, param, ctx)).lower()
         except click.BadParameter:
+            if ctx is not None and ctx.info_name == "approve":
+                return Approval(str(value))
             self.fail(f"{value!r} is neither table nor json (a callback's output goes in `approve --result`)")
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Keeps a global option's value, wherever it was given; not given, it changes nothing."""
-    if value is not None and value is not False:
+    if isinstance(value, Approval):
+        ctx.ensure_object(Runtime).options.approval = value.text
+    elif value is not None and value is not False:
         setattr(ctx.ensure_object(Runtime).options, str(param.name), value)
     return value
 

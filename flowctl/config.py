@@ -29,6 +29,9 @@ class Options:
     region: str | None = None
     stack: str | None = None
     timeout: float | None = None
+    #: `approve --output JSON`, as the issue that asked for flowctl spells the callback's output (any value that
+    #: is not a format: `table` and `json` stay formats).
+    approval: str | None = None
 
     @property
     def json(self) -> bool:

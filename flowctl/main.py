@@ -200,11 +200,13 @@ def approve(target: str, reject: bool, result: Any, reason: str | None, task_nam
 
     TOKEN is the callback's token, or its URL (`task_results.<task>.callback.url`), or an execution id: then the
     task of that execution that waits for its callback (--task NAME when several do)."""
+    rt = runtime()
+    if result is None and rt.options.approval is not None:  # `approve --output JSON`, as the issue spelled it
+        result = JsonValue().convert(rt.options.approval, None, click.get_current_context())
     if reject and result is not None:
         raise click.UsageError("--result is the output of an approval; a rejection carries --reason")
     if reason is not None and not reject:
         raise click.UsageError("--reason goes with --reject")
-    rt = runtime()
     body: dict[str, Any] = {"outcome": "failure" if reject else "success"}
     if reject and reason is not None:
         body["error"] = reason

@@ -301,3 +301,27 @@ def test_an_iam_caller_is_its_principal_and_each_session_of_a_role_is_the_role(h
     assert harness.request("POST", "/flows", example("approval"), authorizer=session_one).status == 201
     assert harness.request("GET", "/flows/approval", authorizer=session_two).status == 200
     assert harness.request("GET", "/flows/approval", authorizer=user).status == 404
+
+
+def test_a_counted_execution_that_times_out_gives_its_place_back_once(quotas: None) -> None:
+    from tests.harness import local_account
+
+    with local_account() as harness:
+        alice = as_caller(harness, AUTHORITY.issue(OWNER))
+        flow = {**example("approval")["flow"], "id": "hurry", "timeout_seconds": 1}
+        assert alice("POST", "/flows", flow).status == 201
+        execution_id = alice("POST", "/flows/hurry/executions", {"input": {"amount": 1, "requested_by": "a"}}).json()[
+            "execution_id"
+        ]
+        deadline = time.monotonic() + 20
+        while (document := alice("GET", f"/executions/{execution_id}").json())["status"] == "RUNNING":
+            assert time.monotonic() < deadline, document  # the timer marks it overdue; the runner ends it
+            harness.pump.poll()
+            time.sleep(0.05)
+        assert document["status"] == "TIMED_OUT", document
+        assert document["error"] == "the execution did not end within 1 seconds"
+        harness.drain()  # the end delivered again changes nothing
+        counter = harness.dynamodb.get_item(
+            TableName=harness.stack.table_name, Key={"pk": {"S": "T#alice#QUOTA"}, "sk": {"S": "RUNNING"}}
+        )["Item"]
+        assert counter["running"]["N"] == "0"

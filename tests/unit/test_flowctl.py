@@ -625,8 +625,28 @@ def test_approve_refuses_options_that_do_not_go_together(args: list[str], messag
     assert api.requests == []
 
 
-def test_output_given_a_json_document_points_to_approve_result() -> None:
-    result = invoke(callback_api(), "approve", TOKEN, "--output", '{"by": "ana"}')
+def test_approve_output_given_a_json_document_is_the_approvals_output_as_the_issue_spells_it() -> None:
+    api = callback_api()
+
+    result = invoke(api, "approve", TOKEN, "--output", '{"by": "ana"}')
+
+    assert result.exit_code == 0, result.output
+    assert api.body("POST", f"/callbacks/{TOKEN}") == {"outcome": "success", "output": {"by": "ana"}}
+    assert result.stdout == f"approved approve (attempt 1) of execution {EXECUTION_ID}\n"
+
+
+def test_approve_output_json_stays_the_format() -> None:
+    api = callback_api()
+
+    result = invoke(api, "approve", TOKEN, "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    assert api.body("POST", f"/callbacks/{TOKEN}") == {"outcome": "success"}
+    assert json.loads(result.stdout)["outcome"] == "success"
+
+
+def test_output_given_a_json_document_elsewhere_points_to_approve_result() -> None:
+    result = invoke(callback_api(), "list", "--output", '{"by": "ana"}')
 
     assert result.exit_code == 3
     assert "approve --result" in result.stderr

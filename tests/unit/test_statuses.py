@@ -146,7 +146,14 @@ def test_the_timers_run_writes_are_moves_of_the_table(state: str, event: RunEven
     assert run_after(required, event) == written
 
 
-def test_the_timers_timeout_is_a_move_of_the_table() -> None:
-    required, written = _timer_write("TimeOut")
-    assert (required,) == execution_sources(ExecutionEvent.TIME_OUT)
-    assert execution_after(ExecutionStatus(required), ExecutionEvent.TIME_OUT) == written
+def test_the_timers_timeout_marks_an_execution_the_table_lets_time_out_and_writes_no_status() -> None:
+    """The timer only marks the execution overdue; the runner's stop makes the move (flowcore.domain.deadlines)."""
+    machine: dict[str, Any] = json.loads((ROOT / "statemachine" / "timer.asl.json").read_text(encoding="utf-8"))
+    parameters = machine["States"]["TimeOut"]["Parameters"]
+    required = re.search(r"#status = (:\w+)", parameters["ConditionExpression"])
+    assert required is not None
+    assert (parameters["ExpressionAttributeValues"][required.group(1)]["S"],) == execution_sources(
+        ExecutionEvent.TIME_OUT
+    )
+    assert parameters["UpdateExpression"] == "SET #due = :reason"
+    assert parameters["ExpressionAttributeNames"]["#due"] == "timeout_due"

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from flowcore.domain.branches import NewRun
 from flowcore.domain.callbacks import Completion
+from flowcore.domain.deadlines import StreamWork
 from flowcore.domain.payloads import PayloadRef
 from flowcore.domain.records import (
     BranchChange,
-    Dispatch,
     DispatchGuard,
     EndedAttempt,
     ExecutionRecord,
@@ -27,7 +27,6 @@ from flowcore.domain.records import (
     RunRef,
 )
 from flowcore.domain.statuses import ExecutionEvent, ExecutionStatus
-from flowcore.domain.subflows import ChildEnded
 
 type Page[T] = tuple[list[T], str | None]  # the items and the cursor of the next page (None: the last)
 
@@ -248,7 +247,7 @@ class PayloadDownloads(PayloadStore, Protocol):
 
 
 class FailedBatches(Protocol):
-    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch | ChildEnded]:
+    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[StreamWork]:
         """The dispatches of a stream batch the runner gave up on, read again from the stream."""
         ...
 

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from flowcore.adapters.dynamodb import keys
 from flowcore.adapters.dynamodb.values import plain
 from flowcore.adapters.dynamodb.waits import awaited_from, parent_from
+from flowcore.domain.deadlines import Overdue, StreamWork
 from flowcore.domain.records import Dispatch
 from flowcore.domain.statuses import (
     ABSENT,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 ENDS_OF_RUNNING = frozenset(EXECUTION_TRANSITIONS[ExecutionStatus.RUNNING].values()) - {ExecutionStatus.RUNNING}
 #: The attribute only a child execution's item has.
 PARENT_ATTRIBUTE = "parent_id"
+#: The attribute the timer sets on an execution whose deadline passed (statemachine/timer.asl.json).
+OVERDUE_ATTRIBUTE = "timeout_due"
 _TRIMMED = frozenset({"TrimmedDataAccessException", "ExpiredIteratorException", "ResourceNotFoundException"})
 _PAGE = 1000
 
@@ -100,6 +103,14 @@ DISPATCHES = (
         old_status=ExecutionStatus.RUNNING,
         present=PARENT_ATTRIBUTE,
     ),
+    DispatchRule(
+        "an execution past its deadline: the runner ends it TIMED_OUT",
+        ("MODIFY",),
+        keys.META,
+        (ExecutionStatus.RUNNING,),
+        old_status=ExecutionStatus.RUNNING,
+        present=OVERDUE_ATTRIBUTE,
+    ),
 )
 
 
@@ -112,12 +123,14 @@ def is_dispatch(record: Mapping[str, Any]) -> bool:
     return any(rule.matches(record) for rule in DISPATCHES)
 
 
-def dispatch_of(image: Mapping[str, Any]) -> Dispatch | ChildEnded:
+def dispatch_of(image: Mapping[str, Any]) -> StreamWork:
     """The dispatch a record's NewImage (as plain values) stands for."""
     parent = parent_from(image) if image["sk"] == keys.META else None
     if parent is not None and image["status"] != ExecutionStatus.RUNNING:
         error = str(image["error"]) if image.get("error") else None
         return ChildEnded(str(image["execution_id"]), parent, ExecutionStatus(image["status"]), error)
+    if image["sk"] == keys.META and OVERDUE_ATTRIBUTE in image and image["status"] == ExecutionStatus.RUNNING:
+        return Overdue(str(image["execution_id"]), str(image[OVERDUE_ATTRIBUTE]))
     if image["sk"] == keys.META:
         return Dispatch(execution_id=str(image["execution_id"]), seq=1, task_name=None, attempt=1)
     ref = keys.run_ref_of(str(image["pk"]), str(image["sk"]))
@@ -141,7 +154,7 @@ def dispatch_of(image: Mapping[str, Any]) -> Dispatch | ChildEnded:
 
 
 class DispatchHandler(Protocol):
-    def process(self, dispatch: Dispatch | ChildEnded, remaining_ms: Callable[[], int] | None = None) -> str: ...
+    def process(self, dispatch: StreamWork, remaining_ms: Callable[[], int] | None = None) -> str: ...
 
 
 class StreamConsumer:
@@ -161,7 +174,7 @@ class StreamArchive:
     def __init__(self, streams: DynamoDBStreamsClient) -> None:
         self._streams = streams
 
-    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[Dispatch | ChildEnded]:
+    def dispatches(self, batch: Mapping[str, Any]) -> Iterator[StreamWork]:
         for record in self._records(batch):
             if is_dispatch(record):
                 yield dispatch_of(plain(record["dynamodb"]["NewImage"]))

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 
 from flowcore.domain.conflicts import RunConflict
+from flowcore.domain.deadlines import Overdue, StreamWork
 from flowcore.domain.flow import MAX_TRANSITIONS_LIMIT
 from flowcore.domain.records import Dispatch, RunRef
-from flowcore.domain.statuses import ExecutionStatus
+from flowcore.domain.statuses import ExecutionEvent, ExecutionStatus
 from flowcore.domain.subflows import ChildEnded
 from flowcore.observability import logger
 from flowcore.ports import (
@@ -83,9 +84,20 @@ class TaskRunner:
         self._chain = Chain(step, runs, executions, self._conflicts, follow_ups, chain_tasks)
         self._children = Children(executions, flows, runs, payloads, completions)
 
-    def process(self, dispatch: Dispatch | ChildEnded, remaining_ms: Callable[[], int] | None = None) -> Outcome:
+    def time_out(self, overdue: Overdue) -> Outcome:
+        """End an execution whose deadline passed (TIMED_OUT), unless it ended meanwhile."""
+        logger.append_keys(execution_id=overdue.execution_id)
+        if self._executions.stop(overdue.execution_id, ExecutionEvent.TIME_OUT, overdue.reason):
+            logger.info("execution timed out", extra={"reason": overdue.reason})
+            return Outcome.COMMITTED
+        return Outcome.DUPLICATE
+
+    def process(self, dispatch: StreamWork, remaining_ms: Callable[[], int] | None = None) -> Outcome:
         """Handle one dispatch. `remaining_ms` is the invocation's time left (the Lambda context's); without
-        it, chains are bounded by their own limits only. A child execution that ended completes its parent's run."""
+        it, chains are bounded by their own limits only. A child execution that ended completes its parent's run;
+        an overdue execution ends TIMED_OUT."""
+        if isinstance(dispatch, Overdue):
+            return self.time_out(dispatch)
         if isinstance(dispatch, ChildEnded):
             logger.append_keys(execution_id=dispatch.parent.execution_id, child=dispatch.execution_id)
             outcome = self._children.ended(dispatch)

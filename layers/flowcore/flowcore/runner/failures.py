@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowcore.domain.deadlines import Overdue
 from flowcore.domain.errors import FlowError
 from flowcore.domain.records import Dispatch, RunRef
 from flowcore.domain.statuses import ExecutionEvent
@@ -52,6 +53,9 @@ class FailedBatchHandler:
             if isinstance(dispatch, ChildEnded):  # the parent's run waits on: complete it now
                 if self._children is not None:
                     self._children.ended(dispatch)
+                continue
+            if isinstance(dispatch, Overdue):  # its deadline passed: it ends TIMED_OUT all the same
+                self._executions.stop(dispatch.execution_id, ExecutionEvent.TIME_OUT, dispatch.reason)
                 continue
             if self._fail(dispatch, attempts, condition):
                 failed += 1

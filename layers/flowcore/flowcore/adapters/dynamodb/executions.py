@@ -173,12 +173,12 @@ class DynamoExecutionRepository:
         return len(pairs)
 
     def stop(self, execution_id: str, event: ExecutionEvent, reason: str | None) -> bool:
-        """End it; a counted execution gives back its place among the running ones in the same write."""
+        """End it; a counted execution gives back its place among the running ones in the same write (tried
+        first whatever the quota is now: an execution counted under an earlier quota still gives its place back)."""
         now = self._stamps.now()
-        if self._running_limit > 0:
-            counted = execution_writes.stop(execution_id, event, reason, now, counted=True)
-            if self._released(counted, execution_id):
-                return True
+        counted = execution_writes.stop(execution_id, event, reason, now, counted=True)
+        if self._released(counted, execution_id):
+            return True
         return self._apply(execution_writes.stop(execution_id, event, reason, now, counted=False))
 
     def move_branches(self, execution_id: str, change: BranchChange) -> bool:
