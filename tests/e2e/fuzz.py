@@ -44,12 +44,14 @@ def command(base_url: str, max_examples: int, seed: int = SEED, extra: tuple[str
 
 
 def fuzz(
-    base_url: str, max_examples: int, seed: int = SEED, extra: tuple[str, ...] = ()
+    base_url: str, max_examples: int, seed: int = SEED, extra: tuple[str, ...] = (), token: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run it from the checkout's root, where schemathesis finds its configuration."""
+    """Run it from the checkout's root, where schemathesis finds its configuration. With `token` (a stack under
+    `--auth jwt`), its requests carry it, and its authentication checks send some without it, or with a wrong one."""
     environment = {**os.environ, "NO_COLOR": "1"}
+    authorization = ("--header", f"Authorization: Bearer {token}") if token else ()
     return subprocess.run(
-        command(base_url, max_examples, seed, extra),
+        command(base_url, max_examples, seed, (*authorization, *extra)),
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -57,6 +59,13 @@ def fuzz(
         check=False,
         timeout=3_600,
     )
+
+
+def fuzzing_token(runtime: object) -> str:
+    """A token with every scope from the stack's own authority (a stack started with `auth="jwt"`)."""
+    authority = getattr(runtime, "authority", None)
+    assert authority is not None, "the stack runs without --auth jwt"
+    return str(authority.issue("fuzzer", lifetime=3 * 3600))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     from local.runtime import LocalRuntime
 
     configure_local("WARNING")  # the stack's own lines: only what goes wrong
-    with LocalRuntime(port=0, moto_port=0, log_level="WARNING") as runtime:
-        done = fuzz(runtime.url, args.max_examples, args.seed, tuple(args.extra))
+    with LocalRuntime(port=0, moto_port=0, log_level="WARNING", auth="jwt") as runtime:
+        done = fuzz(runtime.url, args.max_examples, args.seed, tuple(args.extra), token=fuzzing_token(runtime))
     sys.stdout.write(done.stdout + done.stderr)
     return done.returncode
 

@@ -8,18 +8,27 @@ document calls invalid refused and valid ones accepted (save the two exceptions 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 
 from local.runtime import LocalRuntime
-from tests.e2e.fuzz import TEST_EXAMPLES, fuzz
+from tests.e2e.fuzz import TEST_EXAMPLES, fuzz, fuzzing_token
 
 pytestmark = pytest.mark.e2e
 
 
-def test_schemathesis_finds_nothing(runtime: LocalRuntime) -> None:
-    # Given the local stack, When schemathesis runs every phase and check against its OpenAPI document
-    done = fuzz(runtime.url, TEST_EXAMPLES)
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[LocalRuntime]:
+    """The stack under `--auth jwt`: schemathesis's authentication checks need an API that can refuse."""
+    with LocalRuntime(port=0, moto_port=0, auth="jwt") as running:
+        yield running
+
+
+def test_schemathesis_finds_nothing(guarded: LocalRuntime) -> None:
+    # Given the local stack with its JWT authorizer, When schemathesis runs every phase and check (authentication
+    # included: requests without the token, or with a wrong one) against its OpenAPI document
+    done = fuzz(guarded.url, TEST_EXAMPLES, token=fuzzing_token(guarded))
 
     # Then it ran cases against every operation and none failed
     output = done.stdout + done.stderr

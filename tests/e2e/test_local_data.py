@@ -157,7 +157,7 @@ def test_payloads_are_kept_across_a_restart_and_go_with_their_execution(tmp_path
     with stack(tmp_path) as first:
         document = Client(first.url).run(example("data_processing"), large_input())
     reference = document["input_ref"]
-    assert saved_payloads(tmp_path) == [f"executions/{document['execution_id']}/{reference['sha256']}.json"]
+    assert saved_payloads(tmp_path) == [f"executions/dev/{document['execution_id']}/{reference['sha256']}.json"]
     # When the stack starts again / Then the value downloads as before
     with stack(tmp_path) as second:
         client = Client(second.url)

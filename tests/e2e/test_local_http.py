@@ -66,9 +66,11 @@ def test_every_method_reaches_the_function(server: ApiServer, method: str) -> No
 def test_trace_is_refused_by_the_function_in_the_envelope() -> None:
     from functions.api.app import lambda_handler
     from local.apigw import http_event, http_response
+    from local.auth import dev_authorizer
     from local.esm import LambdaContext
 
-    answer = http_response(lambda_handler(http_event("TRACE", "/flows"), LambdaContext("ApiFunction")))
+    event = http_event("TRACE", "/flows", authorizer=dev_authorizer())
+    answer = http_response(lambda_handler(event, LambdaContext("ApiFunction")))
     assert answer.status == 405
     assert answer.json()["error"]["code"] == "method_not_allowed"
     assert answer.headers["allow"] == "GET, POST"

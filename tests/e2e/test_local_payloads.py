@@ -64,7 +64,7 @@ def test_the_bucket_is_moto_s_and_a_download_works_over_http(runtime: LocalRunti
 def test_an_objects_bytes_are_on_disk_not_in_memory(runtime: LocalRuntime, client: Client) -> None:
     assert runtime.stack is not None
     document = client.run(example("data_processing"), large_input(900_000))
-    key = f"executions/{document['execution_id']}/{document['input_ref']['sha256']}.json"
+    key = f"executions/dev/{document['execution_id']}/{document['input_ref']['sha256']}.json"
     fake = moto_patches.s3_of(REGION).get_object(runtime.stack.payload_bucket, key)
     assert fake is not None
     buffer = fake._value_buffer

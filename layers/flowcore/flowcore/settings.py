@@ -26,7 +26,6 @@ class Settings:
     callback_key_secret: str | None = None  # the Secrets Manager secret callback tokens are signed with
     running_quota: int = 0  # running executions per tenant (0: no limit)
     starts_quota: int = 0  # starts per second per tenant (0: no limit)
-    tenant_claim: str = "sub"  # the JWT claim that names the caller's tenant
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -44,7 +43,6 @@ class Settings:
             callback_key_secret=os.environ.get("CALLBACK_KEY_SECRET_ARN", "").strip() or None,
             running_quota=_count("QUOTA_RUNNING_EXECUTIONS"),
             starts_quota=_count("QUOTA_STARTS_PER_SECOND"),
-            tenant_claim=os.environ.get("TENANT_CLAIM", "").strip() or "sub",
         )
 
 
@@ -98,3 +96,10 @@ def _count(name: str) -> int:
 @cache
 def settings() -> Settings:
     return Settings.from_env()
+
+
+@cache
+def tenant_claim() -> str:
+    """The JWT claim that names a caller's tenant (`TENANT_CLAIM`, `sub` by default): read apart from `settings`,
+    so that a request is told who it is (or refused) before anything else is configured."""
+    return os.environ.get("TENANT_CLAIM", "").strip() or "sub"

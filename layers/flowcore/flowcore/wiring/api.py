@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flowcore import settings as settings_module
 from flowcore.adapters import clients
 from flowcore.adapters.dynamodb.quotas import DynamoStartRate
 from flowcore.adapters.payloads import S3PayloadStore
@@ -44,4 +45,4 @@ def callbacks() -> CallbackService:
 
 def tenant_claim() -> str:
     """The JWT claim that names a caller's tenant (TENANT_CLAIM)."""
-    return settings().tenant_claim
+    return settings_module.tenant_claim()

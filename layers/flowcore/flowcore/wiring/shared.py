@@ -15,7 +15,7 @@ from flowcore.adapters.dynamodb.runs import DynamoCompletions, DynamoRunReposito
 from flowcore.adapters.dynamodb.stamps import Stamps
 from flowcore.adapters.dynamodb.table import Table
 from flowcore.adapters.secrets import SecretsManagerSecrets
-from flowcore.settings import settings
+from flowcore.settings import settings, tenant_claim
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,6 +41,7 @@ def reset() -> None:
     for cached in _BUILT:
         cached.cache_clear()
     settings.cache_clear()
+    tenant_claim.cache_clear()
     clients.reset()
 
 
