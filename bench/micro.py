@@ -150,7 +150,8 @@ def engine_decision_us(number: int = 20_000, repeat: int = 9) -> float:
 
 # -- the runner with every AWS call answered at once ----------------------------------------------------------
 
-EXECUTION_ID = "00000000-0000-4000-8000-000000000000"
+EXECUTION_ID = "dev/00000000-0000-4000-8000-000000000000"  # scoped: the development tenant's
+FLOW_ID = "dev/flow123"
 
 
 def _canned_items() -> dict[str, dict[str, Any]]:
@@ -164,7 +165,7 @@ def _canned_items() -> dict[str, dict[str, Any]]:
             "pk": {"S": keys.execution_pk(EXECUTION_ID)},
             "sk": {"S": keys.META},
             "execution_id": {"S": EXECUTION_ID},
-            "flow_id": {"S": "flow123"},
+            "flow_id": {"S": FLOW_ID},
             "flow_version": {"N": "1"},
             "flow_name": {"S": "Data processing flow"},
             "status": {"S": "RUNNING"},
@@ -172,14 +173,14 @@ def _canned_items() -> dict[str, dict[str, Any]]:
             "created_at": {"S": "2026-01-01T00:00:00.000Z"},
             "started_at": {"S": "2026-01-01T00:00:00.000Z"},
             "open_branches": {"N": "1"},
-            "gsi1pk": {"S": keys.flow_pk("flow123")},
+            "gsi1pk": {"S": keys.flow_pk(FLOW_ID)},
             "gsi1sk": {"S": keys.executions_of_flow_sk("2026-01-01T00:00:00.000Z", EXECUTION_ID)},
             "expires_at": {"N": "1769904000"},
         },
         keys.version_sk(1): {
-            "pk": {"S": keys.flow_pk("flow123")},
+            "pk": {"S": keys.flow_pk(FLOW_ID)},
             "sk": {"S": keys.version_sk(1)},
-            "flow_id": {"S": "flow123"},
+            "flow_id": {"S": FLOW_ID},
             "version": {"N": "1"},
             "name": {"S": "Data processing flow"},
             "created_at": {"S": "2026-01-01T00:00:00.000Z"},

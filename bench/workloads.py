@@ -322,11 +322,13 @@ class ServiceUnderTest:
             self._mock.stop()
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
+        """As API Gateway hands a request on: with its JWT authorizer's context (the development tenant)."""
         from local.apigw import http_event, http_response
+        from local.auth import dev_authorizer
         from local.esm import LambdaContext
 
         payload = json.dumps(body).encode() if body is not None else None
-        event = http_event(method, path, "", {"content-type": "application/json"}, payload)
+        event = http_event(method, path, "", {"content-type": "application/json"}, payload, authorizer=dev_authorizer())
         return http_response(self.api(event, LambdaContext("ApiFunction", memory_limit_in_mb=self.api.memory_mb)))
 
     def run(self, workload: Workload) -> WorkloadRun:
@@ -389,11 +391,12 @@ class ServiceUnderTest:
         its number of steps (the highest run sequence number)."""
         from flowcore.adapters.dynamodb import keys
         from flowcore.adapters.dynamodb.values import plain
+        from flowcore.domain.tenancy import DEV_TENANT
 
         pages = self.reader.get_paginator("query").paginate(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": keys.execution_pk(execution_id)}},
+            ExpressionAttributeValues={":pk": {"S": keys.execution_pk(f"{DEV_TENANT}/{execution_id}")}},
             ConsistentRead=True,
         )
         items = [plain(item) for page in pages for item in page["Items"]]
