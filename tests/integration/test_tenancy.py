@@ -325,3 +325,32 @@ def test_a_counted_execution_that_times_out_gives_its_place_back_once(quotas: No
             TableName=harness.stack.table_name, Key={"pk": {"S": "T#alice#QUOTA"}, "sk": {"S": "RUNNING"}}
         )["Item"]
         assert counter["running"]["N"] == "0"
+
+
+@pytest.mark.parametrize("limit", [0, 2])
+def test_creating_an_execution_that_exists_returns_it_and_counts_it_once(harness: Harness, limit: int) -> None:
+    """A subflow's child is created under an id its parent's attempt derives: a repeated start finds it."""
+    import boto3
+
+    from flowcore.domain.records import ExecutionRecord
+    from flowcore.domain.statuses import ExecutionStatus
+    from flowcore.wiring.shared import Repositories
+
+    executions = Repositories(boto3.client("dynamodb"), harness.stack.table_name, 30, limit).executions
+    child = ExecutionRecord(
+        execution_id="alice/sub-0123",
+        flow_id="alice/approval",
+        flow_version=1,
+        flow_name="approval",
+        status=ExecutionStatus.RUNNING,
+        input={},
+        created_at="2026-11-30T00:00:00.000Z",
+        started_at="2026-11-30T00:00:00.000Z",
+    )
+    first, again = executions.create(child), executions.create(child)
+    assert first.execution_id == again.execution_id == "alice/sub-0123"
+    assert again.counted is (limit > 0)
+    counter = harness.dynamodb.get_item(
+        TableName=harness.stack.table_name, Key={"pk": {"S": "T#alice#QUOTA"}, "sk": {"S": "RUNNING"}}
+    ).get("Item")
+    assert (counter["running"]["N"] if counter else None) == ("1" if limit else None)

@@ -31,13 +31,19 @@ class DynamoExecutionRepository:
         self._running_limit = running_limit
 
     def create(self, record: ExecutionRecord) -> ExecutionRecord:
-        """Write a new execution. With an idempotency key, the execution that key started already (in this
-        flow) is returned instead; a RUNNING one takes a place among its tenant's running executions."""
+        """Write a new execution; one with the same id (a child its parent's attempt started already), or the
+        one its idempotency key started already in this flow, is returned instead. A RUNNING one takes a place
+        among its tenant's running executions."""
         if record.status is ExecutionStatus.RUNNING and self._running_limit > 0:
             record = replace(record, counted=True)
         item = execution_item(record, self._stamps.expires_at())
         if not record.idempotency_key and not record.counted:
-            self._table.put(item, expressions.ABSENT_ITEM)
+            try:
+                self._table.put(item, expressions.ABSENT_ITEM, return_old=True)
+            except Refused as refused:
+                if refused.item is None:
+                    raise
+                return execution_from(refused.item)
             return record
         writes: list[dict[str, Any]] = [self._put(item)]
         if record.idempotency_key:
@@ -76,14 +82,16 @@ class DynamoExecutionRepository:
         return self.get(str(item["execution_id"])) if item else None
 
     def _created_before(self, record: ExecutionRecord, cancelled: Cancelled) -> ExecutionRecord:
-        """Why a create was refused: the key's earlier execution (returned), or the running quota (raised)."""
-        reasons = [*cancelled.reasons, "None", "None"]
-        earlier = cancelled.items[1] if record.idempotency_key and reasons[1] == "ConditionalCheckFailed" else None
-        if earlier is not None:
-            found = self.get(str(earlier["execution_id"]))
+        """Why a create was refused, by the position of the refused write: the execution existed (returned), the
+        key's earlier execution (returned), or the running quota (raised)."""
+        refused = [code == "ConditionalCheckFailed" for code in cancelled.reasons]
+        if refused and refused[0] and cancelled.items[0] is not None:
+            return execution_from(cancelled.items[0])
+        if record.idempotency_key and len(refused) > 1 and refused[1] and cancelled.items[1] is not None:
+            found = self.get(str(cancelled.items[1]["execution_id"]))
             if found is not None:
                 return found
-        if record.counted and reasons[len(cancelled.reasons) - 1] == "ConditionalCheckFailed":
+        if record.counted and refused and refused[-1]:
             raise quotas.running_refused(record.execution_id, self._running_limit) from cancelled
         raise Conflict(f"execution '{shown(record.execution_id)}' could not be created; try again") from cancelled
 
