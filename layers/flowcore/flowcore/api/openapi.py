@@ -150,8 +150,7 @@ def _secure(document: dict[str, Any], scopes: Mapping[tuple[str, str], frozenset
             responses["401"] = _error(401)
             if need:
                 responses["403"] = _error(403)
-            responses = dict(sorted(responses.items()))
-            operation["responses"] = responses
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
