@@ -23,6 +23,7 @@ from moto import mock_aws
 from flowcore.domain.tenancy import DEV_TENANT, scoped
 from local import moto_patches
 from local.auth import ALL_SCOPES, dev_authorizer
+from local.auth import jwt_authorizer as authorizer_of
 from local.containers import reset_containers
 from local.stack import FAKE_CREDENTIALS
 from local.streams import StreamCursor
@@ -114,8 +115,8 @@ def documented_data() -> dict[str, tuple[dict[str, Any], str, Any]]:
 
 
 def jwt_authorizer(tenant: str, scopes: str = " ".join(ALL_SCOPES)) -> dict[str, Any]:
-    """`requestContext.authorizer` as API Gateway's JWT authorizer hands it over (every claim a string)."""
-    return {"jwt": {"claims": {"sub": tenant, "scope": scopes}, "scopes": None}}
+    """`requestContext.authorizer` as API Gateway's JWT authorizer hands it over, for `tenant` holding `scopes`."""
+    return authorizer_of({"sub": tenant, "scope": scopes})
 
 
 @dataclass

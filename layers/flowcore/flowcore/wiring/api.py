@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flowcore import settings as settings_module
 from flowcore.adapters import clients
 from flowcore.adapters.dynamodb.quotas import DynamoStartRate
 from flowcore.adapters.payloads import S3PayloadStore
@@ -11,6 +10,7 @@ from flowcore.api.callbacks import CallbackService
 from flowcore.api.executions import ExecutionService
 from flowcore.api.flows import FlowService
 from flowcore.settings import settings
+from flowcore.settings import tenant_claim as configured_tenant_claim
 from flowcore.tasks import default_registry
 from flowcore.wiring.shared import callback_keys, per_container, repositories
 
@@ -45,4 +45,4 @@ def callbacks() -> CallbackService:
 
 def tenant_claim() -> str:
     """The JWT claim that names a caller's tenant (TENANT_CLAIM)."""
-    return settings_module.tenant_claim()
+    return configured_tenant_claim()
